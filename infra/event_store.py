@@ -1,0 +1,327 @@
+"""The PostgreSQL event store (asyncpg).
+
+Guarantees, each proven by `tests/infra/test_event_store_contract.py`:
+
+- `append` is atomic and optimistic: it raises `ConcurrencyError` when the stream is
+  not at `expected_version`.
+- `append` is idempotent on event id: a retried append of the same events returns the
+  original positions and writes nothing; the same id with other content is refused.
+- `read_all` returns events in commit order and never passes over a position that a
+  slower transaction fills in later. Writers take an EXCLUSIVE lock on the table (the
+  approach of the `eventsourcing` library's PostgreSQL recorder): inserts are
+  serialised, so identity values are handed out and committed in the same order.
+  Readers take no lock that conflicts with it.
+- Personal fields are sealed with a per-subject key; `erase_subject` destroys the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from domain.event_codec import DOMAIN_CODEC, EventCodec
+from domain.events import EventMetadata, NewEvent, RecordedEvent
+from domain.personal import may_hold_personal_data, personal_values
+from infra.personal_data import SEALED, new_key, seal, sealed_subjects, unseal
+
+NOTIFY_CHANNEL = "regie_events"
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+class EventStoreError(Exception):
+    pass
+
+
+class ConcurrencyError(EventStoreError):
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, not the expected {expected}: "
+            "another writer appended first; reload the stream and decide again"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class EventIdConflictError(EventStoreError):
+    """An event id that is already stored arrived with other content or another stream."""
+
+
+class SubjectErasedError(EventStoreError):
+    """New personal data arrived for a person whose data was erased."""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stream_id: str
+    positions: list[int]
+    last_version: int
+    already_stored: bool = False
+
+
+class EventStore(Protocol):
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult: ...
+
+    async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]: ...
+
+    async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+
+    async def erase_subject(self, subject_id: str) -> bool: ...
+
+
+_SELECT = """SELECT position, stream_id, stream_version, event_id, event_type, schema_version,
+                    occurred_at, recorded_at, metadata::text AS metadata, data::text AS data
+             FROM events"""
+
+_INSERT = """
+WITH inserted AS (
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                        occurred_at, metadata, data)
+    SELECT $1, v, e, t, s, o, m, d
+    FROM unnest($2::int[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[],
+                $7::jsonb[], $8::jsonb[]) AS u(v, e, t, s, o, m, d)
+    RETURNING position
+)
+SELECT array_agg(position ORDER BY position) AS positions,
+       pg_notify($9, max(position)::text) AS notified
+FROM inserted
+"""
+
+
+class PostgresEventStore:
+    def __init__(self, pool: asyncpg.Pool, codec: EventCodec = DOMAIN_CODEC) -> None:
+        self._pool = pool
+        self._codec = codec
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        if not stream_id:
+            raise ValueError("stream_id must not be empty")
+        if expected_version < 0:
+            raise ValueError(f"expected_version must be >= 0, got {expected_version}")
+        if not events:
+            return AppendResult(stream_id, [], expected_version)
+        ids = [e.event_id for e in events]
+        if len(set(ids)) != len(ids):
+            raise EventIdConflictError("the same event id appears twice in one append")
+
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            existing = await conn.fetch(
+                _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
+            )
+            if existing:
+                return await self._idempotent_result(conn, stream_id, events, existing)
+            actual = await conn.fetchval(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                stream_id,
+            )
+            if actual != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, actual)
+            data = await self._encode_all(conn, events)
+            row = await conn.fetchrow(
+                _INSERT,
+                stream_id,
+                list(range(expected_version + 1, expected_version + 1 + len(events))),
+                ids,
+                [e.payload.type for e in events],
+                [e.payload.SCHEMA_VERSION for e in events],
+                [e.occurred_at for e in events],
+                [e.metadata.model_dump_json() for e in events],
+                data,
+                NOTIFY_CHANNEL,
+            )
+            assert row is not None
+            return AppendResult(stream_id, list(row["positions"]),
+                                expected_version + len(events))
+
+    async def _encode_all(
+        self, conn: Conn, events: Sequence[NewEvent]
+    ) -> list[str]:
+        fields_per_event = [
+            personal_values(e.payload) if may_hold_personal_data(type(e.payload)) else []
+            for e in events
+        ]
+        subjects = {subject for fields in fields_per_event for _, subject in fields}
+        keys = await self._keys_for_writing(conn, subjects) if subjects else {}
+        encoded: list[str] = []
+        for event, fields in zip(events, fields_per_event, strict=True):
+            if not fields:
+                encoded.append(event.payload.model_dump_json())
+            else:
+                doc = seal(event.payload.model_dump(mode="json"), event.event_id, fields, keys)
+                encoded.append(json.dumps(doc, separators=(",", ":")))
+        return encoded
+
+    async def _keys_for_writing(
+        self, conn: Conn, subjects: set[str]
+    ) -> dict[str, bytes]:
+        wanted = sorted(subjects)
+        await conn.executemany(
+            "INSERT INTO subject_keys (subject_id, key) VALUES ($1, $2) "
+            "ON CONFLICT (subject_id) DO NOTHING",
+            [(s, new_key()) for s in wanted],
+        )
+        # FOR SHARE: an erasure that runs concurrently waits until this append commits
+        # (and then destroys the key for these events too), never the other way round.
+        rows = await conn.fetch(
+            "SELECT subject_id, key FROM subject_keys WHERE subject_id = ANY($1::text[]) "
+            "FOR SHARE",
+            wanted,
+        )
+        keys = {r["subject_id"]: r["key"] for r in rows}
+        erased = sorted(s for s, k in keys.items() if k is None)
+        if erased:
+            raise SubjectErasedError(
+                f"personal data of {', '.join(erased)} was erased on request; new personal "
+                "data about them cannot be stored. Record the event without their personal "
+                "fields, or register them as a new person if they gave new consent."
+            )
+        return {s: bytes(k) for s, k in keys.items()}
+
+    async def _idempotent_result(
+        self,
+        conn: Conn,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        existing: list[asyncpg.Record],
+    ) -> AppendResult:
+        if len(existing) != len(events):
+            raise EventIdConflictError(
+                f"{len(existing)} of the {len(events)} events in this append are already "
+                "stored; a retry must resend exactly the events of the original append"
+            )
+        stored = await self._decode_rows(conn, existing)
+        for new, old in zip(events, stored, strict=True):
+            if new.event_id != old.event_id or old.stream_id != stream_id:
+                raise EventIdConflictError(
+                    f"event {new.event_id} is already stored in stream {old.stream_id!r} "
+                    "at another place; event ids must be unique"
+                )
+            if not _same_content(new.payload.model_dump(mode="json"),
+                                 old.payload.model_dump(mode="json")) \
+                    or new.metadata != old.metadata or new.occurred_at != old.occurred_at:
+                raise EventIdConflictError(
+                    f"event {new.event_id} is already stored with different content; "
+                    "a retry must resend the same event, a new fact needs a new event id"
+                )
+        return AppendResult(stream_id, [e.position for e in stored], stored[-1].version,
+                            already_stored=True)
+
+    async def erase_subject(self, subject_id: str) -> bool:
+        """Destroy the key of `subject_id`. Returns False if it was erased already.
+
+        The events stay; their personal fields about this subject read as erased.
+        """
+        async with self._pool.acquire() as conn:
+            status = await conn.fetchval(
+                """INSERT INTO subject_keys (subject_id, key, erased_at)
+                   VALUES ($1, NULL, now())
+                   ON CONFLICT (subject_id) DO UPDATE SET key = NULL, erased_at = now()
+                   WHERE subject_keys.key IS NOT NULL
+                   RETURNING true""",
+                subject_id,
+            )
+            # Drop the dead row version that still holds the key bytes from the heap.
+            await conn.execute("VACUUM subject_keys")
+        return bool(status)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]:
+        """Events of one stream with version > from_version, in version order."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                _SELECT + " WHERE stream_id = $1 AND stream_version > $2 "
+                "ORDER BY stream_version",
+                stream_id, from_version,
+            )
+            return await self._decode_rows(conn, rows)
+
+    async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to `limit` events with position > from_position, in commit order."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                _SELECT + " WHERE position > $1 ORDER BY position LIMIT $2",
+                from_position, limit,
+            )
+            return await self._decode_rows(conn, rows)
+
+    async def stream_version(self, stream_id: str) -> int:
+        async with self._pool.acquire() as conn:
+            version: int = await conn.fetchval(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                stream_id,
+            )
+            return version
+
+    async def _decode_rows(
+        self, conn: Conn, rows: Sequence[asyncpg.Record]
+    ) -> list[RecordedEvent]:
+        sealed_docs: dict[int, Any] = {}
+        subjects: set[str] = set()
+        for i, row in enumerate(rows):
+            if SEALED in row["data"]:
+                doc = json.loads(row["data"])
+                sealed_docs[i] = doc
+                subjects |= sealed_subjects(doc)
+        keys: dict[str, bytes | None] = {}
+        if subjects:
+            for r in await conn.fetch(
+                "SELECT subject_id, key FROM subject_keys WHERE subject_id = ANY($1::text[])",
+                sorted(subjects),
+            ):
+                keys[r["subject_id"]] = None if r["key"] is None else bytes(r["key"])
+        out: list[RecordedEvent] = []
+        codec = self._codec
+        for i, row in enumerate(rows):
+            event_id: UUID = row["event_id"]
+            payload: Any
+            if i in sealed_docs:
+                payload = codec.decode(row["event_type"], row["schema_version"],
+                                       unseal(sealed_docs[i], event_id, keys))
+            else:
+                payload = codec.decode_json(row["event_type"], row["schema_version"],
+                                            row["data"])
+            # model_construct: the envelope comes from our own table and the payload was
+            # validated just now; validating it all again would halve read throughput.
+            out.append(RecordedEvent.model_construct(
+                event_id=event_id,
+                occurred_at=row["occurred_at"],
+                metadata=EventMetadata.model_validate_json(row["metadata"]),
+                payload=payload,
+                stream_id=row["stream_id"],
+                version=row["stream_version"],
+                position=row["position"],
+                recorded_at=row["recorded_at"],
+            ))
+        return out
+
+
+def _same_content(new: Any, old: Any) -> bool:
+    """Compare payload JSON; a value erased since the first append matches anything,
+    because after crypto-shredding it can no longer be compared."""
+    if old == {"erased": True}:
+        return True
+    if isinstance(new, dict) and isinstance(old, dict):
+        return new.keys() == old.keys() and all(_same_content(new[k], old[k]) for k in new)
+    if isinstance(new, list) and isinstance(old, list):
+        return len(new) == len(old) and all(
+            _same_content(a, b) for a, b in zip(new, old, strict=True))
+    return bool(new == old)

@@ -1,0 +1,57 @@
+"""The Regie Temporal worker: workflows and activities on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.event_store import EventStoreActivities
+from infra.database import create_pool
+from infra.event_store import EventStore, PostgresEventStore
+from infra.logging import configure_logging, get_logger
+from infra.settings import Settings
+from infra.temporal import connect, workflow_runner
+from workflows.trajectory import FamilyTrajectoryWorkflow
+
+WORKFLOWS = [FamilyTrajectoryWorkflow]
+
+
+def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+    store_activities = EventStoreActivities(store)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[store_activities.append_events, store_activities.read_stream],
+        workflow_runner=workflow_runner(),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    log = get_logger("regie.worker")
+    if settings.database_url is None:
+        raise SystemExit("REGIE_DATABASE_URL is not set; start the stack with "
+                         "`python3 infra/bootstrap.py up`, which sets it for the worker")
+    pool = await create_pool(settings.database_url)
+    client = await connect(settings)
+    worker = build_worker(client, PostgresEventStore(pool), settings.task_queue)
+    log.info("worker_started", task_queue=settings.task_queue,
+             temporal=settings.effective_temporal_address)
+    try:
+        await worker.run()
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()
