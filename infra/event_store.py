@@ -23,16 +23,14 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from domain.event_codec import DOMAIN_CODEC, EventCodec
 from domain.events import EventMetadata, NewEvent, RecordedEvent
 from domain.personal import may_hold_personal_data, personal_values
 from infra.personal_data import SEALED, new_key, seal, sealed_subjects, unseal
+from infra.pgtypes import Conn
 
 NOTIFY_CHANNEL = "regie_events"
-
-Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 class EventStoreError(Exception):

@@ -1,0 +1,120 @@
+"""Catch-up subscriptions that feed projections from the global event log.
+
+Each subscriber has a row in `subscription_checkpoints`. A batch is applied in one
+transaction together with the checkpoint update, so a projection that writes its read
+model through the given connection applies every event exactly once: a crash rolls the
+batch and the checkpoint back together, and the restarted subscriber resumes from the
+last committed checkpoint. The checkpoint row is locked for the batch, so two running
+copies of one subscriber take turns instead of applying a batch twice.
+
+New events wake the subscriber through LISTEN/NOTIFY (the store notifies on commit);
+a slow poll is the fallback in case a notification is lost with a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Protocol
+
+from domain.events import RecordedEvent
+from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore
+from infra.logging import get_logger
+from infra.pgtypes import Conn
+
+log = get_logger(__name__)
+
+
+class Projection(Protocol):
+    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
+        """Apply one event, writing only through `conn` (it is inside the batch's
+        transaction); side effects elsewhere must be idempotent on `event.position`."""
+
+
+class CatchUpSubscription:
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        subscriber: str,
+        projection: Projection,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._pool = store.pool
+        self.subscriber = subscriber
+        self._projection = projection
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    async def checkpoint(self) -> int:
+        async with self._pool.acquire() as conn:
+            position = await conn.fetchval(
+                "SELECT position FROM subscription_checkpoints WHERE subscriber = $1",
+                self.subscriber,
+            )
+        return int(position or 0)
+
+    async def catch_up_once(self) -> int:
+        """Apply the next batch after the checkpoint; return how many events it held."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO subscription_checkpoints (subscriber) VALUES ($1) "
+                "ON CONFLICT (subscriber) DO NOTHING",
+                self.subscriber,
+            )
+            position: int = await conn.fetchval(
+                "SELECT position FROM subscription_checkpoints WHERE subscriber = $1 "
+                "FOR UPDATE",
+                self.subscriber,
+            )
+            events = await self._store.read_all(position, self._batch_size)
+            if not events:
+                return 0
+            for event in events:
+                await self._projection.apply(conn, event)
+            await conn.execute(
+                "UPDATE subscription_checkpoints SET position = $2, updated_at = now() "
+                "WHERE subscriber = $1",
+                self.subscriber, events[-1].position,
+            )
+        log.debug("projection_batch_applied", subscriber=self.subscriber,
+                  last_position=events[-1].position, count=len(events))
+        return len(events)
+
+    async def catch_up(self) -> int:
+        """Apply batches until the log is exhausted; return the number of events."""
+        total = 0
+        while applied := await self.catch_up_once():
+            total += applied
+        return total
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Follow the log until `stop` is set (or the task is cancelled)."""
+        stop = stop or asyncio.Event()
+        listener = await self._pool.acquire()
+
+        def notified(*_: object) -> None:
+            self._wake.set()
+
+        await listener.add_listener(NOTIFY_CHANNEL, notified)
+        try:
+            while not stop.is_set():
+                # Clear before reading: an event committed during catch-up sets it again.
+                self._wake.clear()
+                await self.catch_up()
+                waiters = {asyncio.ensure_future(self._wake.wait()),
+                           asyncio.ensure_future(stop.wait())}
+                _, pending = await asyncio.wait(
+                    waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(NOTIFY_CHANNEL, notified)
+            await self._pool.release(listener)
