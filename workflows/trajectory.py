@@ -13,10 +13,12 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.event_store import AppendEventsInput, AppendEventsResult
     from domain.commands import ReferFamily
+    from domain.errors import DomainError
     from domain.events import EventMetadata, EventPayload
     from domain.trajectory import (
         TrajectoryState,
@@ -56,7 +58,15 @@ class FamilyTrajectoryWorkflow:
         workflow.logger.info("trajectory started",
                              extra={"case_id": input.referral.case_id})
         self._stream_id = stream_id_for(input.referral.case_id)
-        await self._append(decide_referral(input.referral, self._state), input.actor)
+        try:
+            payloads = decide_referral(input.referral, self._state)
+        except DomainError as error:
+            # A refused referral fails the workflow with the caseworker's message instead
+            # of retrying a workflow task that can never succeed. The gateway checks the
+            # same rules first, so this only happens for starts that bypass it.
+            raise ApplicationError(error.message, type="DomainError",
+                                   non_retryable=True) from error
+        await self._append(payloads, input.actor)
         # The lifecycle after referral is added by the trajectory issue; until then the
         # case stays open and answers queries.
         await workflow.wait_condition(lambda: self._ended)
