@@ -23,6 +23,7 @@ class AppendEventsInput(BaseModel):
     stream_id: str
     expected_version: int = Field(ge=0)
     events: list[NewEvent]
+    case_id: str | None = None  # for log lines only
 
 
 class AppendEventsResult(BaseModel):
@@ -51,7 +52,7 @@ class EventStoreActivities:
             # Retrying cannot fix these: the workflow must decide again, so fail at once.
             raise ApplicationError(str(error), type=type(error).__name__,
                                    non_retryable=True) from error
-        log.info("events_appended", stream_id=input.stream_id,
+        log.info("events_appended", stream_id=input.stream_id, case_id=input.case_id,
                  workflow_id=info.workflow_id, positions=result.positions,
                  already_stored=result.already_stored, attempt=info.attempt)
         return AppendEventsResult(positions=result.positions, last_version=result.last_version,

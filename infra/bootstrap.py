@@ -55,6 +55,10 @@ def ensure_environment() -> Path:
     # The repository root on the venv's path, like an editable install, without needing a
     # build backend in the venv.
     (_site_packages(python) / "regie-root.pth").write_text(str(ROOT) + "\n")
+    # The operator CLI, as `.venv/bin/regie`.
+    cli = VENV / "bin" / "regie"
+    cli.write_text(f'#!/bin/sh\nexec "{python}" -m workers.cli "$@"\n')
+    cli.chmod(0o755)
     return python
 
 

@@ -77,3 +77,20 @@ async def drop_database(admin_dsn: str, name: str) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+async def prepare_database(database_url: str | None, data_dir: Path, database_name: str
+                           ) -> tuple[str, Any]:
+    """The DSN to use, migrated; starts (or reuses) the embedded server when no URL is set.
+
+    Returns (dsn, embedded server handle or None). Keep the handle alive as long as the
+    database is needed: the embedded server stops when the last handle is released.
+    """
+    if database_url is not None:
+        await migrate_database(database_url)
+        return database_url, None
+    server = start_embedded_postgres(data_dir / "postgres")
+    await ensure_database(str(server.get_uri()), database_name)
+    dsn = str(server.get_uri(database_name))
+    await migrate_database(dsn)
+    return dsn, server

@@ -52,12 +52,14 @@ class FamilyTrajectoryWorkflow:
         self._state = TrajectoryState()
         self._ended = False
         self._stream_id = ""
+        self._case_id = ""
 
     @workflow.run
     async def run(self, input: StartTrajectoryInput) -> TrajectoryState:
         workflow.logger.info("trajectory started",
                              extra={"case_id": input.referral.case_id})
-        self._stream_id = stream_id_for(input.referral.case_id)
+        self._case_id = input.referral.case_id
+        self._stream_id = stream_id_for(self._case_id)
         try:
             payloads = decide_referral(input.referral, self._state)
         except DomainError as error:
@@ -85,7 +87,7 @@ class FamilyTrajectoryWorkflow:
                   for p in payloads]
         result: AppendEventsResult = await workflow.execute_activity(
             "append_events",
-            AppendEventsInput(stream_id=self._stream_id,
+            AppendEventsInput(stream_id=self._stream_id, case_id=self._case_id,
                               expected_version=self._state.version, events=events),
             result_type=AppendEventsResult,
             start_to_close_timeout=APPEND_TIMEOUT,
