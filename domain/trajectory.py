@@ -27,6 +27,7 @@ from domain.events import (
     ReferralAdded,
     TrajectoryReferred,
 )
+from domain.personal import Erased
 
 
 class TrajectoryStatus(StrEnum):
@@ -48,6 +49,12 @@ def stream_id_for(case_id: str) -> str:
 
 
 def _validate_referral(referral: Referral) -> None:
+    for m in referral.members:
+        if isinstance(m.name, Erased) or isinstance(m.birth_date, Erased):
+            raise DomainError(f"family member {m.person_id} needs a name and a birth date")
+    for r in referral.reasons:
+        if isinstance(r.description, Erased):
+            raise DomainError(f"the reason about {r.about} needs a description")
     ids = [m.person_id for m in referral.members]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

@@ -1,4 +1,4 @@
-"""The first trajectory workflow end to end: real Temporal test server, real PostgreSQL."""
+"""The trajectory workflow end to end: real Temporal test server, real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,18 +8,26 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.events import TrajectoryReferred
+from domain.commands import ReferFamily
+from domain.events import ReferralAdded, TrajectoryReferred
 from domain.trajectory import TrajectoryState, TrajectoryStatus, fold
 from infra.event_store import PostgresEventStore
 from tests.factories import refer_family
 from workers.worker import build_worker
-from workflows.trajectory import FamilyTrajectoryWorkflow, StartTrajectoryInput, workflow_id_for
+from workflows.trajectory import (
+    CommandResult,
+    FamilyTrajectoryWorkflow,
+    ReferInput,
+    StartTrajectoryInput,
+    workflow_id_for,
+)
 
 HISTORIES = Path(__file__).parent.parent / "histories"
+Handle = WorkflowHandle[FamilyTrajectoryWorkflow, TrajectoryState]
 
 
 @pytest.fixture
@@ -31,33 +39,30 @@ async def worker(time_skipping_env: WorkflowEnvironment,
         yield worker
 
 
+async def start(env: WorkflowEnvironment, worker: Worker, case_id: str) -> Handle:
+    return await env.client.start_workflow(
+        FamilyTrajectoryWorkflow.run, StartTrajectoryInput(case_id=case_id),
+        id=workflow_id_for(case_id), task_queue=worker.task_queue)
+
+
+async def refer(handle: Handle, command: ReferFamily) -> CommandResult:
+    return await handle.execute_update(
+        FamilyTrajectoryWorkflow.refer, ReferInput(command=command, actor="partner:school"))
+
+
 async def test_referral_is_appended_and_query_equals_fold_of_store(
     time_skipping_env: WorkflowEnvironment, worker: Worker, pg_store: PostgresEventStore
 ) -> None:
-    client = time_skipping_env.client
+    handle = await start(time_skipping_env, worker, "case-42")
     command = refer_family("case-42")
-    handle = await client.start_workflow(
-        FamilyTrajectoryWorkflow.run,
-        StartTrajectoryInput(referral=command, actor="partner:school"),
-        id=workflow_id_for("case-42"),
-        task_queue=worker.task_queue,
-    )
 
-    async def queried() -> TrajectoryState:
-        return await handle.query(FamilyTrajectoryWorkflow.state)
+    result = await refer(handle, command)
 
-    state = await queried()
-    for _ in range(50):
-        if state.version == 1:
-            break
-        state = await queried()
-
+    assert result == CommandResult(case_id="case-42", version=1, recorded=True)
+    state = await handle.query(FamilyTrajectoryWorkflow.state)
     assert state.status is TrajectoryStatus.REFERRED
-    assert state.case_id == "case-42"
     assert [m.person_id for m in state.members] == ["p-1", "c-1"]
-
     stored = await pg_store.read_stream("trajectory-case-42")
-    assert [e.type for e in stored] == ["TrajectoryReferred"]
     (event,) = stored
     assert isinstance(event.payload, TrajectoryReferred)
     assert event.payload.referral == command.referral
@@ -72,18 +77,44 @@ async def test_referral_is_appended_and_query_equals_fold_of_store(
     await handle.terminate("test done")
 
 
-async def test_referral_that_breaks_a_rule_fails_with_its_message(
+async def test_duplicate_referrals_join_one_trajectory_and_retries_change_nothing(
     time_skipping_env: WorkflowEnvironment, worker: Worker, pg_store: PostgresEventStore
 ) -> None:
+    handle = await start(time_skipping_env, worker, "case-44")
+    first = refer_family("case-44")
+    await refer(handle, first)
+
+    assert await refer(handle, first) == CommandResult(case_id="case-44", version=1,
+                                                       recorded=False)
+    second = refer_family("case-44", referral_id="ref-2", child="c-2", child_name="Noor")
+    assert (await refer(handle, second)).recorded
+
+    stored = await pg_store.read_stream("trajectory-case-44")
+    assert [type(e.payload) for e in stored] == [TrajectoryReferred, ReferralAdded]
+    state = await handle.query(FamilyTrajectoryWorkflow.state)
+    assert [m.person_id for m in state.members] == ["p-1", "c-1", "c-2"]
+    assert len(state.referrals) == 2
+    assert fold(e.payload for e in stored) == state
+    await handle.terminate("test done")
+
+
+async def test_referral_that_breaks_a_rule_is_refused_with_its_message(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, pg_store: PostgresEventStore
+) -> None:
+    handle = await start(time_skipping_env, worker, "case-43")
     command = refer_family("case-43")
     no_child = command.model_copy(update={"referral": command.referral.model_copy(
         update={"members": command.referral.members[:1], "reasons": ()})})
-    with pytest.raises(WorkflowFailureError) as info:
-        await time_skipping_env.client.execute_workflow(
-            FamilyTrajectoryWorkflow.run,
-            StartTrajectoryInput(referral=no_child, actor="partner:school"),
-            id=workflow_id_for("case-43"),
-            task_queue=worker.task_queue,
-        )
+
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await refer(handle, no_child)
     assert "at least one parent and one child" in str(info.value.cause)
+
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await refer(handle, refer_family("another-case"))
+    assert "trajectory of case case-43" in str(info.value.cause)
+
     assert await pg_store.read_stream("trajectory-case-43") == []
+    # The workflow lives on, ready for a valid referral.
+    assert (await refer(handle, command)).recorded
+    await handle.terminate("test done")
