@@ -13,7 +13,7 @@ from infra.event_store import (
     EventStore,
     SubjectErasedError,
 )
-from infra.logging import get_logger
+from infra.structured_logging import get_logger
 
 log = get_logger(__name__)
 

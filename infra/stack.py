@@ -39,8 +39,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from infra.database import ensure_database, migrate_database, start_embedded_postgres
-from infra.logging import configure_logging
 from infra.settings import Settings
+from infra.structured_logging import configure_logging
 from infra.temporal import connect
 
 ROOT = Path(__file__).resolve().parent.parent

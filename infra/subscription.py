@@ -19,8 +19,8 @@ from typing import Protocol
 
 from domain.events import RecordedEvent
 from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore
-from infra.logging import get_logger
 from infra.pgtypes import Conn
+from infra.structured_logging import get_logger
 
 log = get_logger(__name__)
 

@@ -31,8 +31,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.commands import ReferFamily
 from domain.errors import DomainError
 from domain.trajectory import TrajectoryState, decide_referral
-from infra.logging import configure_logging, get_logger
 from infra.settings import Settings
+from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
 from workflows.trajectory import (
     FamilyTrajectoryWorkflow,

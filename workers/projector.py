@@ -7,8 +7,8 @@ import contextlib
 
 from infra.database import create_pool
 from infra.event_store import PostgresEventStore
-from infra.logging import configure_logging, get_logger
 from infra.settings import Settings
+from infra.structured_logging import configure_logging, get_logger
 from infra.subscription import CatchUpSubscription
 from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
 

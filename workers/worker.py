@@ -11,8 +11,8 @@ from temporalio.worker import Worker
 from activities.event_store import EventStoreActivities
 from infra.database import create_pool
 from infra.event_store import EventStore, PostgresEventStore
-from infra.logging import configure_logging, get_logger
 from infra.settings import Settings
+from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect, workflow_runner
 from workflows.trajectory import FamilyTrajectoryWorkflow
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from infra.logging import json_formatter
+from infra.structured_logging import json_formatter
 
 
 def test_temporal_log_records_become_json_with_case_and_workflow_id() -> None:
