@@ -1,19 +1,179 @@
-"""Commands: what a caseworker or partner asks for, in the imperative."""
+"""Commands: what a caseworker or partner asks for, in the imperative.
+
+Each command is the input of one workflow Update (signals: `PartnerSignal`). `actor`
+says who asks (e.g. `coordinator:pro-7`); it is recorded in the events' metadata.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import date
+from enum import StrEnum
 
-from domain.events import Referral
+from pydantic import Field
+
+from domain.closure import Big5Check, ClosureReason, ManagerReviewDecision
+from domain.consent import ConsentPurpose
+from domain.events import IntakeOutcome
+from domain.family import LifeDomain, Referral
+from domain.model import Frozen, Id, Name, Text
+from domain.plan import FamilyPlan, GoalProgress, SkipGround
+from domain.team import ManagerOverride, TeamMember
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Command(Frozen):
+    actor: Name = Field(description="Who gives the command, e.g. coordinator:pro-7")
 
 
-class ReferFamily(Command):
+class ReferFamily(Frozen):
     """A partner refers a family. The first referral opens the trajectory; a later one
     for the same family joins it (recorded as an extra referral, never a second case)."""
 
     case_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     referral: Referral
+
+
+class AssessmentInput(Frozen):
+    life_domain: LifeDomain
+    strengths: Text
+    problems: Text
+
+
+class RecordIntake(Command):
+    outcome: IntakeOutcome
+    assessments: tuple[AssessmentInput, ...] = ()
+    reason: Text | None = None
+    redirected_to: Name | None = None
+
+
+class GiveConsent(Command):
+    consent_id: Id
+    subject_id: Id
+    purpose: ConsentPurpose
+    recipient: Name | None = None
+    given_by: tuple[Id, ...]
+
+
+class WithdrawConsent(Command):
+    consent_id: Id
+    withdrawn_by: Id
+
+
+class ShareInformation(Command):
+    recipient: Name
+    subject_ids: tuple[Id, ...]
+
+
+class AssignWaitingContact(Command):
+    contact_id: Id
+    contact_name: Name
+
+
+class StartCare(Command):
+    pass
+
+
+class AddTeamMember(Command):
+    member: TeamMember
+
+
+class RemoveTeamMember(Command):
+    member_id: Id
+    reason: Text
+
+
+class RecordFamilyPreference(Command):
+    preferred_member_id: Id | None = None
+    note: Text | None = None
+
+
+class AppointCoordinator(Command):
+    member_id: Id
+    handover_note: Text | None = None
+    override: ManagerOverride | None = None
+
+
+class OfferFamilyGroupPlan(Command):
+    pass
+
+
+class SkipFamilyGroupPlan(Command):
+    ground: SkipGround
+    reason: str = Field(default="", max_length=4000)
+
+
+class SubmitFamilyGroupPlan(Command):
+    plan: FamilyPlan
+
+
+class DeclareNoFamilyGroupPlan(Command):
+    """The family says it will not make its own plan."""
+
+
+class AdoptPlan(Command):
+    plan: FamilyPlan
+
+
+class AdjustPlan(Command):
+    plan: FamilyPlan
+
+
+class ReportProgress(Command):
+    goal_id: Id
+    reported_by: Id
+    note: Text
+
+
+class CompleteAgreement(Command):
+    agreement_id: Id
+
+
+class GoalResult(Frozen):
+    goal_id: Id
+    progress: GoalProgress
+    note: Text | None = None
+
+
+class EvaluatePlan(Command):
+    results: tuple[GoalResult, ...]
+    final: bool = False
+    next_evaluation_date: date | None = None
+
+
+class RequestWrittenCopy(Command):
+    requested_by: Id
+
+
+class ProvideWrittenCopy(Command):
+    pass
+
+
+class RecordManagerReview(Command):
+    manager_id: Id
+    decision: ManagerReviewDecision
+    note: Text
+
+
+class CloseTrajectory(Command):
+    reason: ClosureReason
+    big5: tuple[Big5Check, ...] = ()
+    new_municipality: Name | None = None
+
+
+class RecordCheckIn(Command):
+    check_in: int = Field(ge=0)
+    by: Id
+    note: Text
+
+
+class SignalKind(StrEnum):
+    RELAPSE = "relapse"
+    CONCERN = "concern"
+
+
+class PartnerSignal(Frozen):
+    """A partner's signal. The idempotency key makes a resent signal a no-op."""
+
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    organisation: Name
+    kind: SignalKind
+    description: Text

@@ -10,68 +10,37 @@ it happened, who caused it and, once stored, its stream, version and global posi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter
 
-from domain.personal import HasPersonalData, PersonalDate, PersonalStr
+from domain.closure import Big5Check, ClosureReason, ManagerReviewDecision
+from domain.consent import Consent
+from domain.family import (
+    FamilyMember,
+    LifeDomain,
+    MemberRole,
+    Referral,
+    ReferralReason,
+)
+from domain.model import Frozen, Id, Name, Text
+from domain.personal import HasPersonalData, PersonalStr
+from domain.plan import FamilyPlan, GoalEvaluation, PlanSource, SkipGround
+from domain.team import ManagerOverride, TeamMember
 
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LifeDomain(StrEnum):
-    """Life domains (leefgebieden) used across the family plan."""
-
-    HEALTH = "health"
-    UPBRINGING = "upbringing"
-    EDUCATION_WORK = "education_work"
-    FINANCES = "finances"
-    HOUSING = "housing"
-    SOCIAL_NETWORK = "social_network"
-    SAFETY = "safety"
-    DAILY_LIFE = "daily_life"
-    ADDICTION = "addiction"
-    JUSTICE = "justice"
-
-
-class MemberRole(StrEnum):
-    PARENT = "parent"
-    CHILD = "child"
-    OTHER = "other"
-
-
-class FamilyMember(Frozen, HasPersonalData):
-    person_id: str = Field(min_length=1, max_length=100)
-    role: MemberRole
-    name: PersonalStr
-    birth_date: PersonalDate
-    has_parental_authority: bool = False
-
-
-class ReferralReason(Frozen, HasPersonalData):
-    """Why the partner refers the family, about one member, in one life domain."""
-
-    personal_subject_field: ClassVar[str] = "about"
-    about: str = Field(min_length=1, max_length=100)
-    life_domain: LifeDomain
-    description: PersonalStr
-
-
-class Referral(Frozen):
-    referral_id: str = Field(min_length=1, max_length=200)
-    organisation: str = Field(min_length=1, max_length=200)
-    referrer: str = Field(min_length=1, max_length=200)
-    members: tuple[FamilyMember, ...]
-    reasons: tuple[ReferralReason, ...]
+__all__ = [
+    "FamilyMember", "Frozen", "LifeDomain", "MemberRole", "Referral", "ReferralReason",
+]
 
 
 class EventPayload(Frozen):
     SCHEMA_VERSION: ClassVar[int] = 1
+
+
+# -- referral and intake -------------------------------------------------------------
 
 
 class TrajectoryReferred(EventPayload):
@@ -90,11 +59,281 @@ class ReferralAdded(EventPayload):
     referral: Referral
 
 
-Event = Annotated[TrajectoryReferred | ReferralAdded, Field(discriminator="type")]
+class IntakeOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REDIRECTED = "redirected"
+
+
+class DomainAssessment(Frozen, HasPersonalData):
+    """Strengths and problems of the whole family in one life domain."""
+
+    personal_subject_field: ClassVar[str] = "subject"
+    subject: str  # domain.family.family_subject(case_id)
+    life_domain: LifeDomain
+    strengths: PersonalStr
+    problems: PersonalStr
+
+
+class IntakeRecorded(EventPayload):
+    type: Literal["IntakeRecorded"] = "IntakeRecorded"
+    outcome: IntakeOutcome
+    assessments: tuple[DomainAssessment, ...] = ()
+    reason: Text | None = None
+    redirected_to: Name | None = None
+
+
+# -- consent ---------------------------------------------------------------------------
+
+
+class ConsentGiven(EventPayload):
+    type: Literal["ConsentGiven"] = "ConsentGiven"
+    consent: Consent
+
+
+class ConsentWithdrawn(EventPayload):
+    type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
+    consent_id: Id
+    withdrawn_by: Id
+
+
+class InformationShared(EventPayload):
+    """Information went to a party; outside the team only with covering consent."""
+
+    type: Literal["InformationShared"] = "InformationShared"
+    recipient: Name
+    subject_ids: tuple[Id, ...]
+    inside_team: bool
+    consent_ids: tuple[Id, ...] = ()
+
+
+# -- waiting ---------------------------------------------------------------------------
+
+
+class WaitingContactAssigned(EventPayload):
+    """A named contact supports the family while it waits."""
+
+    type: Literal["WaitingContactAssigned"] = "WaitingContactAssigned"
+    contact_id: Id
+    contact_name: Name
+
+
+class CareStarted(EventPayload):
+    type: Literal["CareStarted"] = "CareStarted"
+
+
+# -- team and coordinator ------------------------------------------------------------
+
+
+class TeamMemberAdded(EventPayload):
+    type: Literal["TeamMemberAdded"] = "TeamMemberAdded"
+    member: TeamMember
+
+
+class TeamMemberRemoved(EventPayload):
+    type: Literal["TeamMemberRemoved"] = "TeamMemberRemoved"
+    member_id: Id
+    reason: Text
+
+
+class FamilyPreferenceRecorded(EventPayload):
+    """Whom the family would like as its care coordinator."""
+
+    type: Literal["FamilyPreferenceRecorded"] = "FamilyPreferenceRecorded"
+    preferred_member_id: Id | None
+    note: Text | None = None
+
+
+class CoordinatorAppointed(EventPayload):
+    """The one active care coordinator; `replaces` makes a handover explicit, with no
+    moment without a coordinator."""
+
+    type: Literal["CoordinatorAppointed"] = "CoordinatorAppointed"
+    member_id: Id
+    replaces: Id | None = None
+    handover_note: Text | None = None
+    family_preference_followed: bool | None = None
+    caseload_before: int
+    caseload_cap: int
+    override: ManagerOverride | None = None
+
+
+# -- family group plan and the plan ------------------------------------------------------
+
+
+class FamilyGroupPlanOffered(EventPayload):
+    type: Literal["FamilyGroupPlanOffered"] = "FamilyGroupPlanOffered"
+    deadline: datetime
+
+
+class FamilyGroupPlanSkipped(EventPayload):
+    type: Literal["FamilyGroupPlanSkipped"] = "FamilyGroupPlanSkipped"
+    ground: SkipGround
+    reason: Text
+    professional_plan_deadline: datetime
+
+
+class FamilyGroupPlanLapsed(EventPayload):
+    """No family group plan will come (the family said so, or the term passed); a
+    professional plan is now due (Jeugdwet 4.1.3)."""
+
+    type: Literal["FamilyGroupPlanLapsed"] = "FamilyGroupPlanLapsed"
+    by_family: bool
+    professional_plan_deadline: datetime
+
+
+class PlanAdopted(EventPayload):
+    type: Literal["PlanAdopted"] = "PlanAdopted"
+    plan_version: int
+    source: PlanSource
+    plan: FamilyPlan
+
+
+class GoalNote(Frozen, HasPersonalData):
+    personal_subject_field: ClassVar[str] = "person_id"
+    person_id: Id
+    text: PersonalStr
+
+
+class ProgressReported(EventPayload):
+    type: Literal["ProgressReported"] = "ProgressReported"
+    goal_id: Id
+    reported_by: Id
+    note: GoalNote  # about the goal's family member
+
+
+class AgreementCompleted(EventPayload):
+    type: Literal["AgreementCompleted"] = "AgreementCompleted"
+    agreement_id: Id
+
+
+class PlanEvaluated(EventPayload):
+    type: Literal["PlanEvaluated"] = "PlanEvaluated"
+    plan_version: int
+    results: tuple[GoalEvaluation, ...]
+    final: bool
+    next_evaluation_date: date | None = None
+
+
+class WrittenCopyRequested(EventPayload):
+    type: Literal["WrittenCopyRequested"] = "WrittenCopyRequested"
+    requested_by: Id
+    due: datetime
+
+
+class WrittenCopyProvided(EventPayload):
+    type: Literal["WrittenCopyProvided"] = "WrittenCopyProvided"
+    plan_version: int
+
+
+# -- stagnation (acted on by the escalation ladder) ------------------------------------
+
+
+class StagnationRule(StrEnum):
+    WAITING_NORM_INTAKE = "waiting_norm_intake"
+    WAITING_NORM_CARE_START = "waiting_norm_care_start"
+    PLAN_NOT_ADOPTED = "plan_not_adopted"
+    EVALUATION_OVERDUE = "evaluation_overdue"
+    AGREEMENT_OVERDUE = "agreement_overdue"
+    WRITTEN_COPY_OVERDUE = "written_copy_overdue"
+
+
+class StagnationFound(EventPayload):
+    """A stagnation finding: which rule, about what (`key`), and the evidence."""
+
+    type: Literal["StagnationFound"] = "StagnationFound"
+    rule: StagnationRule
+    key: str
+    evidence: str
+    due: datetime
+
+
+# -- partner signals, closure, aftercare -------------------------------------------------
+
+
+class PartnerSignalRecorded(EventPayload):
+    type: Literal["PartnerSignalRecorded"] = "PartnerSignalRecorded"
+    idempotency_key: str
+    organisation: Name
+    kind: str
+    description: Text
+    acted_on: bool
+    note: str
+
+
+class ManagerReviewRecorded(EventPayload):
+    """A manager reviewed a family that stopped cooperating (vasthoudend)."""
+
+    type: Literal["ManagerReviewRecorded"] = "ManagerReviewRecorded"
+    manager_id: Id
+    decision: ManagerReviewDecision
+    note: Text
+
+
+class TrajectoryClosed(EventPayload):
+    type: Literal["TrajectoryClosed"] = "TrajectoryClosed"
+    reason: ClosureReason
+    big5: tuple[Big5Check, ...] = ()
+    new_municipality: Name | None = None
+    aftercare_ends_at: datetime
+    check_ins_due: tuple[datetime, ...]
+
+
+class CheckInDue(EventPayload):
+    type: Literal["CheckInDue"] = "CheckInDue"
+    check_in: int
+
+
+class CheckInRecorded(EventPayload):
+    type: Literal["CheckInRecorded"] = "CheckInRecorded"
+    check_in: int
+    by: Id
+    note: Text
+
+
+class CheckInMissed(EventPayload):
+    type: Literal["CheckInMissed"] = "CheckInMissed"
+    check_in: int
+
+
+class TrajectoryReopened(EventPayload):
+    """A relapse inside the aftercare window reopened the same trajectory with its last
+    plan: a revolving-door reopening (draaideur)."""
+
+    type: Literal["TrajectoryReopened"] = "TrajectoryReopened"
+    idempotency_key: str
+    organisation: Name
+    description: Text
+    plan_version: int | None
+    evaluation_date: date
+
+
+class AftercareEnded(EventPayload):
+    type: Literal["AftercareEnded"] = "AftercareEnded"
+
+
+Event = Annotated[
+    TrajectoryReferred | ReferralAdded | IntakeRecorded | ConsentGiven | ConsentWithdrawn
+    | InformationShared | WaitingContactAssigned | CareStarted | TeamMemberAdded
+    | TeamMemberRemoved | FamilyPreferenceRecorded | CoordinatorAppointed
+    | FamilyGroupPlanOffered | FamilyGroupPlanSkipped | FamilyGroupPlanLapsed | PlanAdopted
+    | ProgressReported | AgreementCompleted | PlanEvaluated | WrittenCopyRequested
+    | WrittenCopyProvided | StagnationFound | PartnerSignalRecorded | ManagerReviewRecorded
+    | TrajectoryClosed | CheckInDue | CheckInRecorded | CheckInMissed | TrajectoryReopened
+    | AftercareEnded,
+    Field(discriminator="type"),
+]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENT_TYPES: dict[str, type[EventPayload]] = {
-    cls.model_fields["type"].default: cls for cls in (TrajectoryReferred, ReferralAdded)
-}
+
+
+def _event_types() -> dict[str, type[EventPayload]]:
+    found: dict[str, type[EventPayload]] = {}
+    for cls in EventPayload.__subclasses__():
+        found[cls.model_fields["type"].default] = cls
+    return found
+
+
+EVENT_TYPES: dict[str, type[EventPayload]] = _event_types()
 
 
 class EventMetadata(Frozen):

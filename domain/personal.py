@@ -9,11 +9,14 @@ values then read back as `Erased()` while the event, its order and its other dat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from types import NoneType, UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.fields import FieldInfo
 
 
 class PersonalMarker:
@@ -47,6 +50,57 @@ def _is_personal(metadata: list[Any]) -> bool:
     return any(m is PERSONAL for m in metadata)
 
 
+def _marked_personal(annotation: Any) -> bool:
+    """Whether `annotation` itself is `Annotated[..., PERSONAL]`."""
+    return get_origin(annotation) is Annotated and _is_personal(
+        list(getattr(annotation, "__metadata__", ()))
+    )
+
+
+def _contains_marker(annotation: Any) -> bool:
+    """Whether `Annotated[..., PERSONAL]` occurs anywhere inside `annotation`."""
+    if _marked_personal(annotation):
+        return True
+    return get_origin(annotation) is not None and any(
+        _contains_marker(arg) for arg in get_args(annotation)
+    )
+
+
+def _field_is_personal(model: type[BaseModel], name: str, field: FieldInfo) -> bool:
+    """Whether the value of `field` as a whole is personal data.
+
+    Pydantic moves the markers of a top-level `Annotated` into `field.metadata`; in an
+    optional field (`PersonalStr | None`) the marker stays inside the union, so the
+    annotation is inspected too. A marker anywhere else (`list[PersonalStr]`, ...) is
+    refused rather than silently left in plaintext: the store seals whole field values.
+    """
+    if _is_personal(field.metadata):
+        return True
+    annotation = field.annotation
+    if get_origin(annotation) in (Union, UnionType):
+        members = get_args(annotation)
+        if any(_marked_personal(m) for m in members) and all(
+            _marked_personal(m) or m is NoneType for m in members
+        ):
+            return True
+    if _contains_marker(annotation):
+        raise TypeError(
+            f"{model.__name__}.{name}: PERSONAL may only mark a whole field (optionally "
+            "`| None`), not a part of its type; mark the field itself, e.g. "
+            "`Annotated[tuple[str, ...] | Erased, PERSONAL]`"
+        )
+    return False
+
+
+def _may_hold_anything(annotation: Any) -> bool:
+    """Whether a value of this type can be an arbitrary object (and so any model)."""
+    if annotation is Any or annotation is object or annotation is BaseModel:
+        return True
+    return get_origin(annotation) is not None and any(
+        _may_hold_anything(arg) for arg in get_args(annotation)
+    )
+
+
 def _model_types_in(annotation: Any) -> list[type[BaseModel]]:
     found: list[type[BaseModel]] = []
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -65,8 +119,8 @@ def may_hold_personal_data(model: type[BaseModel]) -> bool:
     Cached per class: the store asks this for every event it writes, and the answer
     only depends on the class, so events without personal data skip the tree walk.
     """
-    for field in model.model_fields.values():
-        if _is_personal(field.metadata):
+    for name, field in model.model_fields.items():
+        if _field_is_personal(model, name, field):
             return True
         for inner in _model_types_in(field.annotation):
             if inner is not model and may_hold_personal_data(inner):
@@ -77,25 +131,58 @@ def may_hold_personal_data(model: type[BaseModel]) -> bool:
 JsonPath = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What `personal_values` visits in instances of one class, in field order."""
+
+    subject_field: str | None
+    # (field name, True if its value is personal data as a whole / False if the value
+    # may contain personal fields deeper down); fields that can hold neither are left out.
+    fields: tuple[tuple[str, bool], ...]
+
+
+@cache
+def _plan(model: type[BaseModel]) -> _Plan:
+    """Only the fields that can hold personal data: the others (ids, enums, plain text,
+    dates) are never looked at, which is most of every event."""
+    fields: list[tuple[str, bool]] = []
+    for name, field in model.model_fields.items():
+        if _field_is_personal(model, name, field):
+            fields.append((name, True))
+        elif _may_hold_anything(field.annotation) or any(
+            inner is model or may_hold_personal_data(inner)
+            for inner in _model_types_in(field.annotation)
+        ):
+            fields.append((name, False))
+    subject_field: str | None = getattr(model, "personal_subject_field", None)
+    personal = [name for name, is_personal in fields if is_personal]
+    if personal and subject_field is None:
+        raise TypeError(
+            f"{model.__name__}.{personal[0]} is personal, but {model.__name__} does not "
+            "derive from HasPersonalData to say whose data it is"
+        )
+    return _Plan(subject_field, tuple(fields))
+
+
 def personal_values(model: BaseModel, path: JsonPath = ()) -> list[tuple[JsonPath, str]]:
-    """Every personal field inside `model`, as (json path, subject id)."""
+    """Every personal field inside `model`, as (json path, subject id).
+
+    A personal value that is `None` (an optional field left empty) or `Erased` is not
+    listed: there is nothing to seal.
+    """
     found: list[tuple[JsonPath, str]] = []
     cls = type(model)
     if not may_hold_personal_data(cls):
         return found
-    for name, field in cls.model_fields.items():
+    plan = _plan(cls)
+    for name, is_personal in plan.fields:
         value = getattr(model, name)
-        if _is_personal(field.metadata):
-            subject_field = getattr(cls, "personal_subject_field", None)
-            if subject_field is None:
-                raise TypeError(
-                    f"{cls.__name__}.{name} is personal, but {cls.__name__} does not "
-                    "derive from HasPersonalData to say whose data it is"
-                )
-            if not isinstance(value, Erased):
-                found.append(((*path, name), str(getattr(model, subject_field))))
-            continue
-        found.extend(_walk(value, (*path, name)))
+        if not is_personal:
+            found.extend(_walk(value, (*path, name)))
+        elif value is not None and not isinstance(value, Erased):
+            # _plan refuses personal fields without a subject field.
+            assert plan.subject_field is not None
+            found.append(((*path, name), str(getattr(model, plan.subject_field))))
     return found
 
 

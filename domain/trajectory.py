@@ -1,123 +1,299 @@
-"""The trajectory (traject) of one family: its state, `decide` and `evolve`.
+"""The trajectory (traject) of one family: its state and `evolve`.
 
-`decide(command, state, ...)` returns the events a command leads to, or raises
-`DomainError`. `evolve(state, event)` applies one event. The state is exactly the fold of
-the stream, so a trajectory can be rebuilt from the event store alone. Time and ids are
-arguments: these functions run inside Temporal workflows and must be deterministic.
+The state is exactly the fold of the trajectory's stream: `evolve(state, event, at)`
+applies one event that happened at `at`. A trajectory can therefore be rebuilt from the
+event store alone. `decide` lives in `domain.decide`, the clocks in `domain.deadlines`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.commands import ReferFamily
-from domain.errors import DomainError
+from domain.closure import ClosureReason, ManagerReviewDecision
+from domain.consent import Consent
 from domain.events import (
+    AftercareEnded,
+    AgreementCompleted,
+    CareStarted,
+    CheckInDue,
+    CheckInMissed,
+    CheckInRecorded,
+    ConsentGiven,
+    ConsentWithdrawn,
+    CoordinatorAppointed,
     EventMetadata,
     EventPayload,
-    FamilyMember,
-    MemberRole,
+    FamilyGroupPlanLapsed,
+    FamilyGroupPlanOffered,
+    FamilyGroupPlanSkipped,
+    FamilyPreferenceRecorded,
+    InformationShared,
+    IntakeOutcome,
+    IntakeRecorded,
+    ManagerReviewRecorded,
     NewEvent,
-    Referral,
+    PartnerSignalRecorded,
+    PlanAdopted,
+    PlanEvaluated,
+    ProgressReported,
+    RecordedEvent,
     ReferralAdded,
+    StagnationFound,
+    TeamMemberAdded,
+    TeamMemberRemoved,
+    TrajectoryClosed,
     TrajectoryReferred,
+    TrajectoryReopened,
+    WaitingContactAssigned,
+    WrittenCopyProvided,
+    WrittenCopyRequested,
 )
-from domain.personal import Erased
+from domain.family import FamilyMember, Referral
+from domain.plan import FamilyPlan, GoalProgress, PlanSource
+from domain.team import TeamMember
 
 
-class TrajectoryStatus(StrEnum):
-    REFERRED = "referred"
+class Phase(StrEnum):
+    REFERRED = "referred"  # waiting for intake
+    ACCEPTED = "accepted"  # intake accepted; waiting for care to start
+    IN_CARE = "in_care"
+    AFTERCARE = "aftercare"  # closed; light follow-up, a relapse reopens
+    ENDED = "ended"  # declined, redirected, or aftercare over: the workflow completes
+
+
+class FamilyGroupPlanStatus(StrEnum):
+    NOT_OFFERED = "not_offered"
+    OFFERED = "offered"
+    SKIPPED = "skipped"
+    LAPSED = "lapsed"
+    SUBMITTED = "submitted"
+
+
+class CheckInStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DUE = "due"
+    DONE = "done"
+    MISSED = "missed"
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    index: int
+    due: datetime
+    status: CheckInStatus = CheckInStatus.SCHEDULED
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    rule: str
+    key: str
+    found_at: datetime
+    evidence: str
 
 
 class TrajectoryState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     case_id: str | None = None
-    status: TrajectoryStatus | None = None
+    phase: Phase | None = None
     version: int = 0
     members: tuple[FamilyMember, ...] = ()
     referrals: tuple[Referral, ...] = ()
+    referred_at: datetime | None = None
+    intake_at: datetime | None = None
+    intake_outcome: IntakeOutcome | None = None
+    end_reason: str | None = None
+    consents: tuple[Consent, ...] = ()
+    shared_with: tuple[str, ...] = ()
+    waiting_contact: str | None = None
+    care_started_at: datetime | None = None
+    team: tuple[TeamMember, ...] = ()
+    family_preference: str | None = None
+    coordinator_id: str | None = None
+    coordinator_history: tuple[str, ...] = ()
+    fgp_status: FamilyGroupPlanStatus = FamilyGroupPlanStatus.NOT_OFFERED
+    fgp_deadline: datetime | None = None
+    professional_plan_deadline: datetime | None = None
+    plan: FamilyPlan | None = None
+    plan_version: int = 0
+    plan_source: PlanSource | None = None
+    first_plan_at: datetime | None = None
+    completed_agreements: tuple[str, ...] = ()
+    evaluations: int = 0
+    last_evaluated_at: datetime | None = None
+    evaluated_dates: tuple[date, ...] = ()  # evaluation dates of the current plan held
+    no_progress_streak: int = 0
+    final_evaluation_done: bool = False
+    progress_reports: int = 0
+    written_copy_due: datetime | None = None
+    findings: tuple[Finding, ...] = ()
+    signal_keys: tuple[str, ...] = ()
+    manager_review: ManagerReviewDecision | None = None
+    closed_at: datetime | None = None
+    closure_reason: ClosureReason | None = None
+    aftercare_ends_at: datetime | None = None
+    check_ins: tuple[CheckIn, ...] = ()
+    reopen_count: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.phase in (Phase.REFERRED, Phase.ACCEPTED, Phase.IN_CARE)
+
+    def member(self, person_id: str) -> FamilyMember | None:
+        return next((m for m in self.members if m.person_id == person_id), None)
+
+    def team_member(self, member_id: str) -> TeamMember | None:
+        return next((t for t in self.team if t.member_id == member_id), None)
+
+    def has_finding(self, rule: str, key: str) -> bool:
+        return any(f.rule == rule and f.key == key for f in self.findings)
 
 
 def stream_id_for(case_id: str) -> str:
     return f"trajectory-{case_id}"
 
 
-def _validate_referral(referral: Referral) -> None:
-    for m in referral.members:
-        if isinstance(m.name, Erased) or isinstance(m.birth_date, Erased):
-            raise DomainError(f"family member {m.person_id} needs a name and a birth date")
-    for r in referral.reasons:
-        if isinstance(r.description, Erased):
-            raise DomainError(f"the reason about {r.about} needs a description")
-    ids = [m.person_id for m in referral.members]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise DomainError(
-            f"family member id(s) {', '.join(duplicates)} appear more than once; "
-            "give each family member one entry"
-        )
-    roles = {m.role for m in referral.members}
-    if MemberRole.PARENT not in roles or MemberRole.CHILD not in roles:
-        raise DomainError(
-            "1 Gezin 1 Plan is for families: a referral needs at least one parent and one "
-            "child among its members"
-        )
-    unknown = sorted({r.about for r in referral.reasons} - set(ids))
-    if unknown:
-        raise DomainError(
-            f"reason(s) refer to {', '.join(unknown)}, who is not among the family members; "
-            "add them as a member or correct the 'about' field"
-        )
-    if not referral.reasons:
-        raise DomainError("a referral needs at least one reason (life domain and description)")
+def _with_check_in(state: TrajectoryState, index: int,
+                   status: CheckInStatus) -> tuple[CheckIn, ...]:
+    return tuple(c.model_copy(update={"status": status}) if c.index == index else c
+                 for c in state.check_ins)
 
 
-def decide_referral(
-    command: ReferFamily, state: TrajectoryState
-) -> list[EventPayload]:
-    _validate_referral(command.referral)
-    if state.status is None:
-        return [TrajectoryReferred(case_id=command.case_id, referral=command.referral)]
-    if state.case_id != command.case_id:
-        raise DomainError(
-            f"this trajectory is case {state.case_id}, the referral is for {command.case_id}"
-        )
-    if any(r.referral_id == command.referral.referral_id for r in state.referrals):
-        return []  # the same referral again: already recorded, nothing to do twice
-    return [ReferralAdded(case_id=command.case_id, referral=command.referral)]
-
-
-def evolve(state: TrajectoryState, event: EventPayload) -> TrajectoryState:
-    version = state.version + 1
-    if isinstance(event, TrajectoryReferred):
-        return state.model_copy(update={
-            "case_id": event.case_id,
-            "status": TrajectoryStatus.REFERRED,
-            "version": version,
-            "members": event.referral.members,
-            "referrals": (event.referral,),
-        })
-    if isinstance(event, ReferralAdded):
-        known = {m.person_id for m in state.members}
-        new_members = tuple(m for m in event.referral.members if m.person_id not in known)
-        return state.model_copy(update={
-            "version": version,
-            "members": state.members + new_members,
-            "referrals": (*state.referrals, event.referral),
-        })
+def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> TrajectoryState:
+    """Apply one event. Pure: `at` is when the event happened."""
+    s = state.model_copy(update={"version": state.version + 1})
+    match event:
+        case TrajectoryReferred():
+            return s.model_copy(update={
+                "case_id": event.case_id, "phase": Phase.REFERRED, "referred_at": at,
+                "members": event.referral.members, "referrals": (event.referral,)})
+        case ReferralAdded():
+            known = {m.person_id for m in s.members}
+            new = tuple(m for m in event.referral.members if m.person_id not in known)
+            return s.model_copy(update={"members": s.members + new,
+                                        "referrals": (*s.referrals, event.referral)})
+        case IntakeRecorded():
+            accepted = event.outcome is IntakeOutcome.ACCEPTED
+            return s.model_copy(update={
+                "intake_at": at, "intake_outcome": event.outcome,
+                "phase": Phase.ACCEPTED if accepted else Phase.ENDED,
+                "end_reason": None if accepted else f"intake {event.outcome.value}"})
+        case ConsentGiven():
+            return s.model_copy(update={"consents": (*s.consents, event.consent)})
+        case ConsentWithdrawn():
+            return s.model_copy(update={"consents": tuple(
+                c.model_copy(update={"withdrawn_at": at})
+                if c.consent_id == event.consent_id else c for c in s.consents)})
+        case InformationShared():
+            return s.model_copy(update={"shared_with": (*s.shared_with, event.recipient)})
+        case WaitingContactAssigned():
+            return s.model_copy(update={"waiting_contact": event.contact_id})
+        case CareStarted():
+            return s.model_copy(update={"care_started_at": at, "phase": Phase.IN_CARE})
+        case TeamMemberAdded():
+            return s.model_copy(update={"team": (*s.team, event.member)})
+        case TeamMemberRemoved():
+            return s.model_copy(update={
+                "team": tuple(t for t in s.team if t.member_id != event.member_id)})
+        case FamilyPreferenceRecorded():
+            return s.model_copy(update={"family_preference": event.preferred_member_id})
+        case CoordinatorAppointed():
+            return s.model_copy(update={
+                "coordinator_id": event.member_id,
+                "coordinator_history": (*s.coordinator_history, event.member_id)})
+        case FamilyGroupPlanOffered():
+            return s.model_copy(update={"fgp_status": FamilyGroupPlanStatus.OFFERED,
+                                        "fgp_deadline": event.deadline})
+        case FamilyGroupPlanSkipped():
+            return s.model_copy(update={
+                "fgp_status": FamilyGroupPlanStatus.SKIPPED,
+                "professional_plan_deadline": event.professional_plan_deadline})
+        case FamilyGroupPlanLapsed():
+            return s.model_copy(update={
+                "fgp_status": FamilyGroupPlanStatus.LAPSED,
+                "professional_plan_deadline": event.professional_plan_deadline})
+        case PlanAdopted():
+            update: dict[str, object] = {
+                "plan": event.plan, "plan_version": event.plan_version,
+                "plan_source": event.source, "evaluated_dates": (),
+                "first_plan_at": s.first_plan_at or at}
+            if event.source is PlanSource.FAMILY_GROUP_PLAN:
+                update["fgp_status"] = FamilyGroupPlanStatus.SUBMITTED
+            return s.model_copy(update=update)
+        case ProgressReported():
+            return s.model_copy(update={"progress_reports": s.progress_reports + 1})
+        case AgreementCompleted():
+            return s.model_copy(update={
+                "completed_agreements": (*s.completed_agreements, event.agreement_id)})
+        case PlanEvaluated():
+            stalled = all(r.progress is GoalProgress.NO_PROGRESS for r in event.results)
+            plan = s.plan
+            held = s.evaluated_dates
+            if plan is not None and plan.evaluation_date is not None:
+                held = (*held, plan.evaluation_date)
+                if event.next_evaluation_date is not None:
+                    plan = plan.model_copy(
+                        update={"evaluation_date": event.next_evaluation_date})
+            return s.model_copy(update={
+                "evaluations": s.evaluations + 1, "last_evaluated_at": at, "plan": plan,
+                "evaluated_dates": held,
+                "no_progress_streak": s.no_progress_streak + 1 if stalled else 0,
+                "final_evaluation_done": s.final_evaluation_done or event.final})
+        case WrittenCopyRequested():
+            return s.model_copy(update={"written_copy_due": event.due})
+        case WrittenCopyProvided():
+            return s.model_copy(update={"written_copy_due": None})
+        case StagnationFound():
+            finding = Finding(rule=event.rule.value, key=event.key, found_at=at,
+                              evidence=event.evidence)
+            return s.model_copy(update={"findings": (*s.findings, finding)})
+        case PartnerSignalRecorded():
+            return s.model_copy(update={"signal_keys": (*s.signal_keys,
+                                                        event.idempotency_key)})
+        case ManagerReviewRecorded():
+            return s.model_copy(update={"manager_review": event.decision})
+        case TrajectoryClosed():
+            return s.model_copy(update={
+                "phase": Phase.AFTERCARE, "closed_at": at, "closure_reason": event.reason,
+                "aftercare_ends_at": event.aftercare_ends_at,
+                "check_ins": tuple(CheckIn(index=i, due=d)
+                                   for i, d in enumerate(event.check_ins_due))})
+        case CheckInDue():
+            return s.model_copy(update={
+                "check_ins": _with_check_in(s, event.check_in, CheckInStatus.DUE)})
+        case CheckInRecorded():
+            return s.model_copy(update={
+                "check_ins": _with_check_in(s, event.check_in, CheckInStatus.DONE)})
+        case CheckInMissed():
+            return s.model_copy(update={
+                "check_ins": _with_check_in(s, event.check_in, CheckInStatus.MISSED)})
+        case TrajectoryReopened():
+            plan = s.plan
+            if plan is not None:
+                plan = plan.model_copy(update={"evaluation_date": event.evaluation_date})
+            return s.model_copy(update={
+                "phase": Phase.IN_CARE, "reopen_count": s.reopen_count + 1,
+                "signal_keys": (*s.signal_keys, event.idempotency_key),
+                "plan": plan, "evaluated_dates": (),
+                "final_evaluation_done": False, "manager_review": None,
+                "closed_at": None, "closure_reason": None, "aftercare_ends_at": None,
+                "check_ins": ()})
+        case AftercareEnded():
+            return s.model_copy(update={"phase": Phase.ENDED, "end_reason": "aftercare ended"})
     raise TypeError(f"evolve does not know {type(event).__name__}")
 
 
-def fold(events: Iterable[EventPayload], state: TrajectoryState | None = None) -> TrajectoryState:
+def fold(events: Iterable[RecordedEvent], state: TrajectoryState | None = None
+         ) -> TrajectoryState:
+    """Rebuild a trajectory's state from its stored events."""
     state = state or TrajectoryState()
     for event in events:
-        state = evolve(state, event)
+        state = evolve(state, event.payload, event.occurred_at)
     return state
 
 

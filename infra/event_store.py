@@ -26,7 +26,7 @@ import asyncpg
 
 from domain.event_codec import DOMAIN_CODEC, EventCodec
 from domain.events import EventMetadata, NewEvent, RecordedEvent
-from domain.personal import may_hold_personal_data, personal_values
+from domain.personal import JsonPath, may_hold_personal_data, personal_values
 from infra.personal_data import SEALED, new_key, seal, sealed_subjects, unseal
 from infra.pgtypes import Conn
 
@@ -94,11 +94,39 @@ SELECT array_agg(position ORDER BY position) AS positions,
 FROM inserted
 """
 
+# An append without personal data in one round trip: the stream's version, how many of
+# the event ids are already stored, and the insert, which only writes when the version is
+# the expected one and no id clashes. All parts see the same snapshot, taken after the
+# LOCK TABLE that precedes this statement in the same transaction, so nothing can slip in
+# between the checks and the insert. The caller tells the outcomes apart by `clashes`
+# (a retry or a conflict: checked first, as in the two-step path) and `actual`.
+_CHECK_AND_INSERT = """
+WITH current AS (
+    SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
+), clash AS (
+    SELECT count(*) AS n FROM events WHERE event_id = ANY($3::uuid[])
+), inserted AS (
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                        occurred_at, metadata, data)
+    SELECT $1, v, e, t, s, o, m, d
+    FROM unnest($2::int[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[],
+                $7::jsonb[], $8::jsonb[]) AS u(v, e, t, s, o, m, d)
+    WHERE (SELECT version FROM current) = $10 AND (SELECT n FROM clash) = 0
+    RETURNING position
+)
+SELECT (SELECT version FROM current) AS actual,
+       (SELECT n FROM clash) AS clashes,
+       (SELECT array_agg(position ORDER BY position) FROM inserted) AS positions,
+       (SELECT pg_notify($9, max(position)::text) FROM inserted HAVING count(*) > 0)
+           AS notified
+"""
+
 
 class PostgresEventStore:
     def __init__(self, pool: asyncpg.Pool, codec: EventCodec = DOMAIN_CODEC) -> None:
         self._pool = pool
         self._codec = codec
+        self._codec_is_domain = codec is DOMAIN_CODEC
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -119,8 +147,40 @@ class PostgresEventStore:
         if len(set(ids)) != len(ids):
             raise EventIdConflictError("the same event id appears twice in one append")
 
+        fields_per_event = [
+            personal_values(e.payload) if may_hold_personal_data(type(e.payload)) else []
+            for e in events
+        ]
+        versions = list(range(expected_version + 1, expected_version + 1 + len(events)))
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            if not any(fields_per_event):
+                row = await conn.fetchrow(
+                    _CHECK_AND_INSERT,
+                    stream_id,
+                    versions,
+                    ids,
+                    [e.payload.type for e in events],
+                    [e.payload.SCHEMA_VERSION for e in events],
+                    [e.occurred_at for e in events],
+                    [e.metadata.model_dump_json() for e in events],
+                    [e.payload.model_dump_json() for e in events],
+                    NOTIFY_CHANNEL,
+                    expected_version,
+                )
+                assert row is not None
+                if row["clashes"]:
+                    existing = await conn.fetch(
+                        _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
+                    )
+                    return await self._idempotent_result(conn, stream_id, events, existing)
+                if row["actual"] != expected_version:
+                    raise ConcurrencyError(stream_id, expected_version, row["actual"])
+                return AppendResult(stream_id, list(row["positions"]),
+                                    expected_version + len(events))
+
+            # Sealing needs the subjects' keys before the insert: check first, so that a
+            # retry or a conflict never creates keys nor meets an erased subject.
             existing = await conn.fetch(
                 _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
             )
@@ -132,11 +192,11 @@ class PostgresEventStore:
             )
             if actual != expected_version:
                 raise ConcurrencyError(stream_id, expected_version, actual)
-            data = await self._encode_all(conn, events)
+            data = await self._encode_all(conn, events, fields_per_event)
             row = await conn.fetchrow(
                 _INSERT,
                 stream_id,
-                list(range(expected_version + 1, expected_version + 1 + len(events))),
+                versions,
                 ids,
                 [e.payload.type for e in events],
                 [e.payload.SCHEMA_VERSION for e in events],
@@ -150,12 +210,11 @@ class PostgresEventStore:
                                 expected_version + len(events))
 
     async def _encode_all(
-        self, conn: Conn, events: Sequence[NewEvent]
+        self,
+        conn: Conn,
+        events: Sequence[NewEvent],
+        fields_per_event: list[list[tuple[JsonPath, str]]],
     ) -> list[str]:
-        fields_per_event = [
-            personal_values(e.payload) if may_hold_personal_data(type(e.payload)) else []
-            for e in events
-        ]
         subjects = {subject for fields in fields_per_event for _, subject in fields}
         keys = await self._keys_for_writing(conn, subjects) if subjects else {}
         encoded: list[str] = []
@@ -288,6 +347,11 @@ class PostgresEventStore:
                 keys[r["subject_id"]] = None if r["key"] is None else bytes(r["key"])
         out: list[RecordedEvent] = []
         codec = self._codec
+        validate = RecordedEvent.model_validate if self._codec_is_domain else None
+        construct = RecordedEvent.model_construct
+        # Events appended together share their metadata: parse each distinct text once
+        # per batch (EventMetadata is frozen, so the events can share the instance).
+        metadata_cache: dict[str, EventMetadata] = {}
         for i, row in enumerate(rows):
             event_id: UUID = row["event_id"]
             payload: Any
@@ -297,18 +361,27 @@ class PostgresEventStore:
             else:
                 payload = codec.decode_json(row["event_type"], row["schema_version"],
                                             row["data"])
-            # model_construct: the envelope comes from our own table and the payload was
-            # validated just now; validating it all again would halve read throughput.
-            out.append(RecordedEvent.model_construct(
-                event_id=event_id,
-                occurred_at=row["occurred_at"],
-                metadata=EventMetadata.model_validate_json(row["metadata"]),
-                payload=payload,
-                stream_id=row["stream_id"],
-                version=row["stream_version"],
-                position=row["position"],
-                recorded_at=row["recorded_at"],
-            ))
+            metadata_text: str = row["metadata"]
+            metadata = metadata_cache.get(metadata_text)
+            if metadata is None:
+                metadata = EventMetadata.model_validate_json(metadata_text)
+                metadata_cache[metadata_text] = metadata
+            fields = {
+                "event_id": event_id,
+                "occurred_at": row["occurred_at"],
+                "metadata": metadata,
+                "payload": payload,
+                "stream_id": row["stream_id"],
+                "version": row["stream_version"],
+                "position": row["position"],
+                "recorded_at": row["recorded_at"],
+            }
+            # Payload and metadata were validated just now and pass through as they are.
+            # model_validate's compiled validator measured faster than model_construct's
+            # Python loop (about 1.5 against 2.0 us per event), but it checks the payload
+            # against the domain's union of event types, which a store built with another
+            # codec (other event types) must not do: that one constructs.
+            out.append(validate(fields) if validate is not None else construct(**fields))
         return out
 
 

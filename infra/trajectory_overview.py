@@ -2,36 +2,89 @@
 
 Fed by a catch-up subscription, so each event is applied exactly once, in the same
 transaction as the subscriber's checkpoint. Holds no personal data, so erasure never
-has to touch it.
+has to touch it. The coordinator's caseload is counted from it.
 """
 
 from __future__ import annotations
 
-from domain.events import RecordedEvent, ReferralAdded, TrajectoryReferred
-from domain.trajectory import TrajectoryStatus
+from domain.events import (
+    AftercareEnded,
+    CareStarted,
+    CoordinatorAppointed,
+    IntakeOutcome,
+    IntakeRecorded,
+    PlanAdopted,
+    RecordedEvent,
+    ReferralAdded,
+    TrajectoryClosed,
+    TrajectoryReferred,
+    TrajectoryReopened,
+)
+from domain.trajectory import Phase
 from infra.pgtypes import Conn
 
 SUBSCRIBER = "trajectory_overview"
+OPEN_PHASES = [Phase.REFERRED.value, Phase.ACCEPTED.value, Phase.IN_CARE.value]
+
+
+def _case_id(event: RecordedEvent) -> str:
+    return event.stream_id.removeprefix("trajectory-")
 
 
 class TrajectoryOverviewProjection:
     async def apply(self, conn: Conn, event: RecordedEvent) -> None:
         payload = event.payload
+        case_id = _case_id(event)
         if isinstance(payload, TrajectoryReferred):
             await conn.execute(
                 """INSERT INTO trajectory_overview (case_id, status, referred_at,
                        referral_count, organisations, stream_version, last_position)
                    VALUES ($1, $2, $3, 1, ARRAY[$4], $5, $6)""",
-                payload.case_id, TrajectoryStatus.REFERRED.value, event.occurred_at,
+                payload.case_id, Phase.REFERRED.value, event.occurred_at,
                 payload.referral.organisation, event.version, event.position,
             )
-        elif isinstance(payload, ReferralAdded):
+            return
+        sets: dict[str, object] = {}
+        if isinstance(payload, ReferralAdded):
             await conn.execute(
                 """UPDATE trajectory_overview
                    SET referral_count = referral_count + 1,
                        organisations = CASE WHEN $2 = ANY(organisations) THEN organisations
-                                            ELSE organisations || $2 END,
-                       stream_version = $3, last_position = $4
+                                            ELSE organisations || $2 END
                    WHERE case_id = $1""",
-                payload.case_id, payload.referral.organisation, event.version, event.position,
+                case_id, payload.referral.organisation,
             )
+        elif isinstance(payload, IntakeRecorded):
+            sets["status"] = (Phase.ACCEPTED.value if payload.outcome is IntakeOutcome.ACCEPTED
+                              else Phase.ENDED.value)
+        elif isinstance(payload, CareStarted | TrajectoryReopened):
+            sets["status"] = Phase.IN_CARE.value
+            if isinstance(payload, TrajectoryReopened):
+                await conn.execute("UPDATE trajectory_overview SET reopen_count = "
+                                   "reopen_count + 1, closed_at = NULL WHERE case_id = $1",
+                                   case_id)
+        elif isinstance(payload, CoordinatorAppointed):
+            sets["coordinator_id"] = payload.member_id
+        elif isinstance(payload, PlanAdopted):
+            await conn.execute("UPDATE trajectory_overview SET first_plan_at = "
+                               "coalesce(first_plan_at, $2) WHERE case_id = $1",
+                               case_id, event.occurred_at)
+        elif isinstance(payload, TrajectoryClosed):
+            sets["status"] = Phase.AFTERCARE.value
+            sets["closed_at"] = event.occurred_at
+        elif isinstance(payload, AftercareEnded):
+            sets["status"] = Phase.ENDED.value
+        columns = ["stream_version", "last_position", *sets]
+        values = [event.version, event.position, *sets.values()]
+        assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+        await conn.execute(f"UPDATE trajectory_overview SET {assignments} WHERE case_id = $1",
+                           case_id, *values)
+
+
+async def coordinator_caseload(conn: Conn, member_id: str, except_case: str) -> int:
+    """Open trajectories that `member_id` coordinates, other than `except_case`."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM trajectory_overview
+           WHERE coordinator_id = $1 AND case_id <> $2 AND status = ANY($3::text[])""",
+        member_id, except_case, OPEN_PHASES)
+    return count

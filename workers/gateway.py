@@ -29,8 +29,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.commands import ReferFamily
+from domain.decide import decide_referral
 from domain.errors import DomainError
-from domain.trajectory import TrajectoryState, decide_referral
+from domain.trajectory import TrajectoryState
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect

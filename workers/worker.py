@@ -8,9 +8,12 @@ import contextlib
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.case_context import CaseContextActivities
 from activities.event_store import EventStoreActivities
+from domain.policy import RegionPolicy
 from infra.database import create_pool
-from infra.event_store import EventStore, PostgresEventStore
+from infra.event_store import PostgresEventStore
+from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect, workflow_runner
@@ -19,13 +22,16 @@ from workflows.trajectory import FamilyTrajectoryWorkflow
 WORKFLOWS = [FamilyTrajectoryWorkflow]
 
 
-def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+def build_worker(client: Client, store: PostgresEventStore, task_queue: str,
+                 policy: RegionPolicy | None = None) -> Worker:
     store_activities = EventStoreActivities(store)
+    context = CaseContextActivities(policy or RegionPolicy(), store.pool)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[store_activities.append_events, store_activities.read_stream],
+        activities=[store_activities.append_events, store_activities.read_stream,
+                    context.current_policy, context.coordinator_caseload],
         workflow_runner=workflow_runner(),
     )
 
@@ -35,10 +41,12 @@ async def run_worker(settings: Settings) -> None:
     if settings.database_url is None:
         raise SystemExit("REGIE_DATABASE_URL is not set; start the stack with "
                          "`python3 infra/bootstrap.py up`, which sets it for the worker")
+    # A bad policy file stops the worker here, with the file's problems in the message.
+    policy = policy_from_env()
     pool = await create_pool(settings.database_url)
     client = await connect(settings)
-    worker = build_worker(client, PostgresEventStore(pool), settings.task_queue)
-    log.info("worker_started", task_queue=settings.task_queue,
+    worker = build_worker(client, PostgresEventStore(pool), settings.task_queue, policy)
+    log.info("worker_started", task_queue=settings.task_queue, region=policy.region,
              temporal=settings.effective_temporal_address)
     try:
         await worker.run()

@@ -1,21 +1,24 @@
 """FamilyTrajectoryWorkflow: one durable workflow per family (id `trajectory-<case id>`).
 
-Commands arrive as Temporal Updates. Each update's validator runs the domain's `decide`
-against the current state, so a command that breaks a rule is rejected with its message
-before anything is written to the workflow history or the event store.
-
-Order is *append, then apply*: the events a decision produces reach the event store
-through an activity before the workflow's state changes, so the state is always the fold
-of what is stored. A lock serialises command handlers: each decides on the state the
-previous one left, and appends at the version it expects.
-
-Partners refer a family with update-with-start (`refer`), keyed on the case id: the first
-referral opens the trajectory, a later one joins it, and a retried one changes nothing.
+- Commands arrive as Updates. Each validator runs the domain's `decide` against the
+  current state, so a command that breaks a rule is rejected with its message before
+  anything is written to the workflow history or the event store.
+- Partner signals carry an idempotency key; the keys are part of the state (they are in
+  the events), so a resent signal is ignored, also after continue-as-new.
+- Order is *append, then apply*: events reach the event store through an activity before
+  the state changes, so the state is always the fold of what is stored. A lock
+  serialises handlers: each decides on the state the previous one left.
+- Clocks are durable timers: the run loop sleeps until the earliest deadline of the state
+  (`domain.deadlines`) or until a command changes the state.
+- Long life: the workflow continues as new well before its history grows large. The new
+  run rebuilds its state from the event store, the same path that rebuilds any
+  trajectory from its stream alone (`resume=True`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,14 +27,47 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.event_store import AppendEventsInput, AppendEventsResult
-    from domain.commands import ReferFamily
+    from activities.case_context import CaseloadRequest, PolicyRequest
+    from activities.event_store import AppendEventsInput, AppendEventsResult, ReadStreamInput
+    from domain.commands import (
+        AddTeamMember,
+        AdjustPlan,
+        AdoptPlan,
+        AppointCoordinator,
+        AssignWaitingContact,
+        CloseTrajectory,
+        Command,
+        CompleteAgreement,
+        DeclareNoFamilyGroupPlan,
+        EvaluatePlan,
+        GiveConsent,
+        OfferFamilyGroupPlan,
+        PartnerSignal,
+        ProvideWrittenCopy,
+        RecordCheckIn,
+        RecordFamilyPreference,
+        RecordIntake,
+        RecordManagerReview,
+        ReferFamily,
+        RemoveTeamMember,
+        ReportProgress,
+        RequestWrittenCopy,
+        ShareInformation,
+        SkipFamilyGroupPlan,
+        StartCare,
+        SubmitFamilyGroupPlan,
+        WithdrawConsent,
+    )
+    from domain.deadlines import due_events, next_deadline
+    from domain.decide import DecisionContext, decide
     from domain.errors import DomainError
-    from domain.events import EventMetadata, EventPayload
+    from domain.events import EventMetadata, EventPayload, RecordedEvent, StagnationFound
+    from domain.policy import RegionPolicy
     from domain.trajectory import (
+        Phase,
         TrajectoryState,
-        decide_referral,
         evolve,
+        fold,
         new_event,
         stream_id_for,
     )
@@ -40,6 +76,12 @@ with workflow.unsafe.imports_passed_through():
 class StartTrajectoryInput(BaseModel):
     model_config = ConfigDict(frozen=True)
     case_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    # True: rebuild the state from the event store first (continue-as-new, or rebuilding
+    # a trajectory from its stream alone).
+    resume: bool = False
+    # Continue as new once the history holds this many events (Temporal's hard limit is
+    # 51,200; it also suggests continuing as new on its own, which is honoured too).
+    max_history_events: int = Field(default=10_000, ge=50)
 
 
 class ReferInput(BaseModel):
@@ -58,11 +100,11 @@ class CommandResult(BaseModel):
     recorded: bool
 
 
-APPEND_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Store outages are retried with backoff for as long as they last: nothing is lost, and
 # idempotent appends make the retries safe. Domain-level refusals are non-retryable.
-APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                           maximum_interval=timedelta(minutes=1))
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=1))
 
 
 def workflow_id_for(case_id: str) -> str:
@@ -79,67 +121,360 @@ def _refused(error: DomainError) -> ApplicationError:
 class FamilyTrajectoryWorkflow:
     @workflow.init
     def __init__(self, input: StartTrajectoryInput) -> None:
+        self._input = input
         self._case_id = input.case_id
         self._stream_id = stream_id_for(input.case_id)
         self._state = TrajectoryState()
-        self._ended = False
+        self._policy: RegionPolicy | None = None
+        # Set once the policy is loaded and, on resume, the state rebuilt: handlers that
+        # arrive earlier (update-with-start, signals right after continue-as-new) wait.
+        self._ready = False
         self._lock = asyncio.Lock()
+
+    # -- the run loop -------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: StartTrajectoryInput) -> TrajectoryState:
-        workflow.logger.info("trajectory started", extra={"case_id": input.case_id})
-        # The lifecycle after referral is added by the trajectory issue; until then the
-        # case stays open, takes referrals and answers queries.
-        await workflow.wait_condition(lambda: self._ended and workflow.all_handlers_finished())
+        self._policy = await workflow.execute_activity(
+            "current_policy", PolicyRequest(case_id=self._case_id), result_type=RegionPolicy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+        if input.resume:
+            events = await workflow.execute_activity(
+                "read_stream", ReadStreamInput(stream_id=self._stream_id),
+                result_type=list[RecordedEvent],
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+            self._state = fold(events)
+        self._ready = True
+        workflow.logger.info("trajectory running", extra={
+            "case_id": self._case_id, "version": self._state.version, "resumed": input.resume})
+        while True:
+            await self._apply_due_deadlines()
+            if self._state.phase is Phase.ENDED:
+                break
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(StartTrajectoryInput(
+                    case_id=self._case_id, resume=True,
+                    max_history_events=input.max_history_events))
+            await self._sleep_until_next_deadline_or_change()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.logger.info("trajectory ended", extra={"case_id": self._case_id})
         return self._state
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (info.is_continue_as_new_suggested()
+                or info.get_current_history_length() >= self._input.max_history_events)
+
+    async def _apply_due_deadlines(self) -> None:
+        assert self._policy is not None
+        while True:
+            async with self._lock:
+                payloads = due_events(self._state, workflow.now(), self._policy)
+                if not payloads:
+                    return
+                await self._append(payloads, "system:deadline")
+            for payload in payloads:
+                if isinstance(payload, StagnationFound):
+                    self._on_stagnation(payload)
+
+    def _on_stagnation(self, finding: StagnationFound) -> None:
+        """Hook for the escalation ladder; the finding is already in the store."""
+        workflow.logger.info("stagnation found", extra={
+            "case_id": self._case_id, "rule": finding.rule.value, "key": finding.key})
+
+    async def _sleep_until_next_deadline_or_change(self) -> None:
+        assert self._policy is not None
+        version = self._state.version
+        at = next_deadline(self._state, self._policy)
+        timeout = None if at is None else max(at - workflow.now(), timedelta(seconds=1))
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._state.version != version or self._history_is_long(),
+                timeout=timeout)
+
+    # -- queries ---------------------------------------------------------------------
 
     @workflow.query
     def state(self) -> TrajectoryState:
         return self._state
 
-    @workflow.update
-    async def refer(self, input: ReferInput) -> CommandResult:
-        async with self._lock:
-            try:
-                payloads = decide_referral(input.command, self._state)
-            except DomainError as error:  # the state moved since validation
-                raise _refused(error) from error
-            await self._append(payloads, input.actor)
-            workflow.logger.info("referral recorded" if payloads else "referral known",
-                                 extra={"case_id": self._case_id,
-                                        "referral_id": input.command.referral.referral_id})
-            return CommandResult(case_id=self._case_id, version=self._state.version,
-                                 recorded=bool(payloads))
+    # -- command handling ------------------------------------------------------------
 
-    @refer.validator
-    def _validate_refer(self, input: ReferInput) -> None:
-        if input.command.case_id != self._case_id:
+    def _context(self, caseload: int | None = None) -> DecisionContext:
+        assert self._policy is not None
+        return DecisionContext(now=workflow.now(), policy=self._policy,
+                               coordinator_caseload=caseload)
+
+    def _validate(self, command: object) -> None:
+        # Before the run is ready (its first moments) the handler decides instead.
+        if not self._ready:
+            return
+        if isinstance(command, ReferFamily) and command.case_id != self._case_id:
             raise ApplicationError(
                 f"this is the trajectory of case {self._case_id}; the referral names case "
-                f"{input.command.case_id}", type="DomainError", non_retryable=True)
+                f"{command.case_id}", type="DomainError", non_retryable=True)
         try:
-            decide_referral(input.command, self._state)
+            decide(command, self._state, self._context())
         except DomainError as error:
             raise _refused(error) from error
+
+    async def _execute(self, command: Command | ReferFamily, actor: str) -> CommandResult:
+        await workflow.wait_condition(lambda: self._ready)
+        self._validate(command)
+        caseload = None
+        if isinstance(command, AppointCoordinator):
+            caseload = await workflow.execute_activity(
+                "coordinator_caseload",
+                CaseloadRequest(member_id=command.member_id, case_id=self._case_id),
+                result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY)
+        async with self._lock:
+            try:
+                payloads = decide(command, self._state, self._context(caseload))
+            except DomainError as error:  # the state moved since validation
+                raise _refused(error) from error
+            await self._append(payloads, actor)
+        workflow.logger.info("command handled", extra={
+            "case_id": self._case_id, "command": type(command).__name__,
+            "events": [type(p).__name__ for p in payloads]})
+        return CommandResult(case_id=self._case_id, version=self._state.version,
+                             recorded=bool(payloads))
 
     async def _append(self, payloads: list[EventPayload], actor: str) -> None:
         if not payloads:
             return
         info = workflow.info()
         metadata = EventMetadata(actor=actor, workflow_id=info.workflow_id, run_id=info.run_id)
-        events = [new_event(p, event_id=workflow.uuid4(), now=workflow.now(), metadata=metadata)
+        now = workflow.now()
+        events = [new_event(p, event_id=workflow.uuid4(), now=now, metadata=metadata)
                   for p in payloads]
         result: AppendEventsResult = await workflow.execute_activity(
             "append_events",
             AppendEventsInput(stream_id=self._stream_id, case_id=self._case_id,
                               expected_version=self._state.version, events=events),
             result_type=AppendEventsResult,
-            start_to_close_timeout=APPEND_TIMEOUT,
-            retry_policy=APPEND_RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
+        state = self._state
         for payload in payloads:
-            self._state = evolve(self._state, payload)
-        if result.last_version != self._state.version:
-            raise RuntimeError(
-                f"store is at version {result.last_version}, state at {self._state.version}"
-            )
+            state = evolve(state, payload, now)
+        if result.last_version != state.version:
+            raise RuntimeError(f"store is at version {result.last_version}, "
+                               f"state at {state.version}")
+        self._state = state
+
+    # -- signals ---------------------------------------------------------------------
+
+    @workflow.signal
+    async def partner_signal(self, signal: PartnerSignal) -> None:
+        await workflow.wait_condition(lambda: self._ready)
+        async with self._lock:
+            payloads = decide(signal, self._state, self._context())
+            await self._append(payloads, f"partner:{signal.organisation}")
+
+    # -- updates: one per command ------------------------------------------------------
+
+    @workflow.update
+    async def refer(self, input: ReferInput) -> CommandResult:
+        return await self._execute(input.command, input.actor)
+
+    @refer.validator
+    def _v_refer(self, input: ReferInput) -> None:
+        self._validate(input.command)
+
+    @workflow.update
+    async def record_intake(self, command: RecordIntake) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @record_intake.validator
+    def _v_record_intake(self, command: RecordIntake) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def give_consent(self, command: GiveConsent) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @give_consent.validator
+    def _v_give_consent(self, command: GiveConsent) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def withdraw_consent(self, command: WithdrawConsent) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @withdraw_consent.validator
+    def _v_withdraw_consent(self, command: WithdrawConsent) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def share_information(self, command: ShareInformation) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @share_information.validator
+    def _v_share_information(self, command: ShareInformation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def assign_waiting_contact(self, command: AssignWaitingContact) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @assign_waiting_contact.validator
+    def _v_assign_waiting_contact(self, command: AssignWaitingContact) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def start_care(self, command: StartCare) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @start_care.validator
+    def _v_start_care(self, command: StartCare) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def add_team_member(self, command: AddTeamMember) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @add_team_member.validator
+    def _v_add_team_member(self, command: AddTeamMember) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def remove_team_member(self, command: RemoveTeamMember) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @remove_team_member.validator
+    def _v_remove_team_member(self, command: RemoveTeamMember) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def record_family_preference(self, command: RecordFamilyPreference
+                                       ) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @record_family_preference.validator
+    def _v_record_family_preference(self, command: RecordFamilyPreference) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def appoint_coordinator(self, command: AppointCoordinator) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @appoint_coordinator.validator
+    def _v_appoint_coordinator(self, command: AppointCoordinator) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def offer_family_group_plan(self, command: OfferFamilyGroupPlan) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @offer_family_group_plan.validator
+    def _v_offer_family_group_plan(self, command: OfferFamilyGroupPlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def skip_family_group_plan(self, command: SkipFamilyGroupPlan) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @skip_family_group_plan.validator
+    def _v_skip_family_group_plan(self, command: SkipFamilyGroupPlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def submit_family_group_plan(self, command: SubmitFamilyGroupPlan
+                                       ) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @submit_family_group_plan.validator
+    def _v_submit_family_group_plan(self, command: SubmitFamilyGroupPlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def declare_no_family_group_plan(self, command: DeclareNoFamilyGroupPlan
+                                           ) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @declare_no_family_group_plan.validator
+    def _v_declare_no_family_group_plan(self, command: DeclareNoFamilyGroupPlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def adopt_plan(self, command: AdoptPlan) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @adopt_plan.validator
+    def _v_adopt_plan(self, command: AdoptPlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def adjust_plan(self, command: AdjustPlan) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @adjust_plan.validator
+    def _v_adjust_plan(self, command: AdjustPlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def report_progress(self, command: ReportProgress) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @report_progress.validator
+    def _v_report_progress(self, command: ReportProgress) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def complete_agreement(self, command: CompleteAgreement) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @complete_agreement.validator
+    def _v_complete_agreement(self, command: CompleteAgreement) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def evaluate_plan(self, command: EvaluatePlan) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @evaluate_plan.validator
+    def _v_evaluate_plan(self, command: EvaluatePlan) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def request_written_copy(self, command: RequestWrittenCopy) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @request_written_copy.validator
+    def _v_request_written_copy(self, command: RequestWrittenCopy) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def provide_written_copy(self, command: ProvideWrittenCopy) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @provide_written_copy.validator
+    def _v_provide_written_copy(self, command: ProvideWrittenCopy) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def record_manager_review(self, command: RecordManagerReview) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @record_manager_review.validator
+    def _v_record_manager_review(self, command: RecordManagerReview) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def close(self, command: CloseTrajectory) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @close.validator
+    def _v_close(self, command: CloseTrajectory) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def record_check_in(self, command: RecordCheckIn) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @record_check_in.validator
+    def _v_record_check_in(self, command: RecordCheckIn) -> None:
+        self._validate(command)

@@ -56,7 +56,7 @@ async def test_referral_opens_one_trajectory_and_a_resend_changes_nothing(
 
     state = await gateway.get(f"/v1/trajectories/{case}")
     assert state.status_code == 200
-    assert state.json()["status"] == "referred"
+    assert state.json()["phase"] == "referred"
     assert len(state.json()["referrals"]) == 2
     assert len(await pg_store.read_stream(f"trajectory-{case}")) == 2
 

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from domain.commands import ReferFamily
 from domain.events import ReferralAdded, TrajectoryReferred
-from domain.trajectory import TrajectoryState, TrajectoryStatus, fold
+from domain.trajectory import Phase, TrajectoryState, fold
 from infra.event_store import PostgresEventStore
 from tests.factories import refer_family
 from workers.worker import build_worker
@@ -60,7 +60,7 @@ async def test_referral_is_appended_and_query_equals_fold_of_store(
 
     assert result == CommandResult(case_id="case-42", version=1, recorded=True)
     state = await handle.query(FamilyTrajectoryWorkflow.state)
-    assert state.status is TrajectoryStatus.REFERRED
+    assert state.phase is Phase.REFERRED
     assert [m.person_id for m in state.members] == ["p-1", "c-1"]
     stored = await pg_store.read_stream("trajectory-case-42")
     (event,) = stored
@@ -69,7 +69,7 @@ async def test_referral_is_appended_and_query_equals_fold_of_store(
     assert event.metadata.actor == "partner:school"
     assert event.metadata.workflow_id == "trajectory-case-42"
     assert event.metadata.run_id == handle.result_run_id
-    assert fold(e.payload for e in stored) == state
+    assert fold(stored) == state
 
     if os.environ.get("REGIE_RECORD_HISTORIES"):
         history = await handle.fetch_history()
@@ -94,7 +94,7 @@ async def test_duplicate_referrals_join_one_trajectory_and_retries_change_nothin
     state = await handle.query(FamilyTrajectoryWorkflow.state)
     assert [m.person_id for m in state.members] == ["p-1", "c-1", "c-2"]
     assert len(state.referrals) == 2
-    assert fold(e.payload for e in stored) == state
+    assert fold(stored) == state
     await handle.terminate("test done")
 
 

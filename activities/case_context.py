@@ -1,0 +1,41 @@
+"""Activities that give a trajectory what it cannot know by itself: the region's policy
+and a coordinator's caseload across all trajectories."""
+
+from __future__ import annotations
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+
+from domain.policy import RegionPolicy
+from infra.trajectory_overview import coordinator_caseload
+
+
+class PolicyRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    case_id: str
+
+
+class CaseloadRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    member_id: str
+    case_id: str
+
+
+class CaseContextActivities:
+    def __init__(self, policy: RegionPolicy, pool: asyncpg.Pool | None) -> None:
+        self._policy = policy
+        self._pool = pool
+
+    @activity.defn(name="current_policy")
+    async def current_policy(self, request: PolicyRequest) -> RegionPolicy:
+        # Read once per workflow run and kept in its history: a running case sees a
+        # changed policy file from its next run (continue-as-new) on, never mid-decision.
+        return self._policy
+
+    @activity.defn(name="coordinator_caseload")
+    async def coordinator_caseload(self, request: CaseloadRequest) -> int:
+        if self._pool is None:
+            raise RuntimeError("no database configured for caseload look-ups")
+        async with self._pool.acquire() as conn:
+            return await coordinator_caseload(conn, request.member_id, request.case_id)

@@ -1,0 +1,484 @@
+"""Throughput of `PostgresEventStore` next to raw asyncpg on the same table layout.
+
+Run: `python -m bench.eventstore [--events 20000] [--trials 3]`.
+
+It prints figures and ratios; it asserts nothing about time (a shared 2-core machine is
+far too noisy for that). It only raises when the store and the raw baseline did not
+write the same rows, because then the comparison would be meaningless.
+
+What is compared:
+
+- append, 1 event per call: `store.append` against one INSERT per transaction.
+- append, 100 events per call: `store.append` against `executemany` of 100 rows in one
+  transaction.
+- append, 100 events per call with personal data (a parent's name and birth date): the
+  store only, to show what sealing costs next to the line above.
+- read_all: paging with `store.read_all(position, limit=1000)` against a server-side
+  cursor (prefetch 1000) selecting the same columns, and against the same cursor plus
+  `json.loads` of each row's data and metadata: the least any reader that looks at the
+  events must do (the bare cursor decodes nothing, so no store can come near it); plus
+  the personal-data table, store only, to show what unsealing costs.
+
+Both sides get the same prebuilt `NewEvent` objects; the raw side serialises them in the
+timed loop too (`model_dump_json`), because the store has to do the same work and the
+baseline should be "the least a hand-written insert of these events costs".
+
+Every measurement starts on its own freshly migrated, empty `events` table (one schema
+each, selected through `search_path`), so store and raw start equally empty. Store and
+raw run back to back within a trial, in alternating order, and each figure is the best
+of the trials: noise on a shared machine only ever makes a run slower.
+
+Database: the embedded PostgreSQL in a temporary directory, or the database named by
+REGIE_DATABASE_URL; there only schemas named `bench_<random>_*` are created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+
+from domain.events import (
+    EventMetadata,
+    FamilyMember,
+    MemberRole,
+    NewEvent,
+    Referral,
+    ReferralAdded,
+)
+from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
+from infra.event_store import PostgresEventStore
+
+T = TypeVar("T")
+
+BENCH_DATABASE = "regie_bench"
+READ_PAGE = 1000
+BASE_TIME = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+
+# The same columns, in the same order, that the store writes.
+RAW_INSERT = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+                                    schema_version, occurred_at, metadata, data)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+
+# Written out rather than imported from the store: the baseline must stay fixed when the
+# store's own query changes, or an "optimisation" could move both sides at once.
+RAW_SELECT = """SELECT position, stream_id, stream_version, event_id, event_type,
+                       schema_version, occurred_at, recorded_at,
+                       metadata::text AS metadata, data::text AS data
+                FROM events ORDER BY position"""
+
+# A digest of everything both sides wrote, to prove they wrote the same rows.
+CONTENT_DIGEST = """SELECT count(*) AS n,
+                           md5(coalesce(string_agg(concat_ws('|', position, stream_id,
+                               stream_version, event_id, event_type, schema_version,
+                               occurred_at, metadata::text, data::text), ','
+                               ORDER BY position), '')) AS digest
+                    FROM events"""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One append: what a caller passes to `store.append`."""
+
+    stream_id: str
+    expected_version: int
+    events: tuple[NewEvent, ...]
+
+
+@dataclass(frozen=True)
+class Workload:
+    single: list[Call]  # batch size 1
+    batched: list[Call]  # batch size `--batch`, no personal data
+    personal: list[Call]  # batch size `--batch`, with a parent's name and birth date
+
+    @staticmethod
+    def count(calls: Sequence[Call]) -> int:
+        return sum(len(c.events) for c in calls)
+
+
+# -- building the events (outside any timing) -------------------------------------------
+
+
+def make_event(stream_id: str, n: int, *, personal: bool) -> NewEvent:
+    members: tuple[FamilyMember, ...] = ()
+    if personal:
+        # One subject per stream (family), as in real use: the key is created by the
+        # first append of the stream and reused by the later ones.
+        members = (FamilyMember(
+            person_id=f"{stream_id}-parent",
+            role=MemberRole.PARENT,
+            name="A. de Vries",
+            birth_date=date(1986, 4, 12),
+            has_parental_authority=True,
+        ),)
+    return NewEvent(
+        event_id=uuid4(),
+        occurred_at=BASE_TIME + timedelta(seconds=n),
+        metadata=EventMetadata(actor="user:bench", correlation_id=stream_id),
+        payload=ReferralAdded(
+            case_id=stream_id,
+            referral=Referral(
+                referral_id=f"{stream_id}-referral-{n}",
+                organisation="Wijkteam Noord",
+                referrer="huisarts",
+                members=members,
+                reasons=(),
+            ),
+        ),
+    )
+
+
+def plan(total: int, batch: int, streams: int, *, tag: str, personal: bool) -> list[Call]:
+    """`total` events in calls of `batch`, spread round-robin over `streams` streams."""
+    versions: dict[str, int] = {}
+    calls: list[Call] = []
+    made = 0
+    while made < total:
+        size = min(batch, total - made)
+        stream_id = f"{tag}-case-{len(calls) % streams:05d}"
+        version = versions.get(stream_id, 0)
+        events = tuple(
+            make_event(stream_id, made + i, personal=personal) for i in range(size)
+        )
+        calls.append(Call(stream_id, version, events))
+        versions[stream_id] = version + size
+        made += size
+    return calls
+
+
+# -- the timed loops --------------------------------------------------------------------
+
+
+async def store_append(store: PostgresEventStore, calls: Sequence[Call]) -> float:
+    start = time.perf_counter()
+    for call in calls:
+        await store.append(call.stream_id, call.expected_version, call.events)
+    return time.perf_counter() - start
+
+
+def raw_rows(call: Call) -> list[tuple[Any, ...]]:
+    return [
+        (call.stream_id, call.expected_version + 1 + i, e.event_id, e.payload.type,
+         e.payload.SCHEMA_VERSION, e.occurred_at, e.metadata.model_dump_json(),
+         e.payload.model_dump_json())
+        for i, e in enumerate(call.events)
+    ]
+
+
+async def raw_insert_each(conn: asyncpg.Connection, calls: Sequence[Call]) -> float:
+    """Baseline for batch=1: one INSERT per (explicit) transaction, as the store has one."""
+    start = time.perf_counter()
+    for call in calls:
+        (row,) = raw_rows(call)
+        async with conn.transaction():
+            await conn.execute(RAW_INSERT, *row)
+    return time.perf_counter() - start
+
+
+async def raw_executemany(conn: asyncpg.Connection, calls: Sequence[Call]) -> float:
+    """Baseline for batched appends: executemany of one call's rows per transaction."""
+    start = time.perf_counter()
+    for call in calls:
+        async with conn.transaction():
+            await conn.executemany(RAW_INSERT, raw_rows(call))
+    return time.perf_counter() - start
+
+
+async def store_read_all(store: PostgresEventStore) -> tuple[float, int]:
+    start = time.perf_counter()
+    position = 0
+    seen = 0
+    while page := await store.read_all(position, limit=READ_PAGE):
+        seen += len(page)
+        position = page[-1].position
+    return time.perf_counter() - start, seen
+
+
+async def raw_cursor_read(conn: asyncpg.Connection) -> tuple[float, int]:
+    start = time.perf_counter()
+    seen = 0
+    async with conn.transaction():
+        async for _row in conn.cursor(RAW_SELECT, prefetch=READ_PAGE):
+            seen += 1
+    return time.perf_counter() - start, seen
+
+
+async def raw_cursor_json_read(conn: asyncpg.Connection) -> tuple[float, int]:
+    """The cursor above, plus parsing each row's data and metadata JSON."""
+    start = time.perf_counter()
+    seen = 0
+    loads = json.loads
+    async with conn.transaction():
+        async for row in conn.cursor(RAW_SELECT, prefetch=READ_PAGE):
+            loads(row["data"])
+            loads(row["metadata"])
+            seen += 1
+    return time.perf_counter() - start, seen
+
+
+# -- one trial ----------------------------------------------------------------------------
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    """`dsn` with `search_path=schema`; asyncpg passes unknown DSN query parameters to the
+    server as session settings, so the store's unqualified `events` resolves there."""
+    parts = urlsplit(dsn)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "search_path"]
+    query.append(("search_path", '"' + schema.replace('"', '""') + '"'))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class Schemas:
+    """Fresh, migrated schemas, each with its own empty `events` table."""
+
+    def __init__(self, admin: asyncpg.Connection, dsn: str, prefix: str) -> None:
+        self._admin = admin
+        self._dsn = dsn
+        self._prefix = prefix
+        self._made: list[str] = []
+
+    async def new(self, name: str) -> str:
+        schema = f"{self._prefix}_{name}"
+        await self._admin.execute(f'CREATE SCHEMA "{schema}"')
+        self._made.append(schema)
+        dsn = with_search_path(self._dsn, schema)
+        await migrate_database(dsn)
+        return dsn
+
+    async def drop_all(self) -> None:
+        for schema in self._made:
+            await self._admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        self._made.clear()
+
+
+async def digest(conn: asyncpg.Connection) -> tuple[int, str]:
+    row = await conn.fetchrow(CONTENT_DIGEST)
+    assert row is not None
+    return int(row["n"]), str(row["digest"])
+
+
+async def same_rows(store_conn: asyncpg.Connection, raw_conn: asyncpg.Connection,
+                    expected: int, what: str) -> None:
+    store_digest, raw_digest = await digest(store_conn), await digest(raw_conn)
+    if store_digest != raw_digest or store_digest[0] != expected:
+        raise RuntimeError(
+            f"{what}: store wrote {store_digest}, raw wrote {raw_digest}, expected "
+            f"{expected} rows; the two sides are not comparable"
+        )
+
+
+Samples = dict[str, list[float]]
+
+
+async def run_trial(dsn: str, schemas: Schemas, work: Workload, trial: int,
+                    samples: Samples) -> None:
+    # Alternate who goes first, so warm caches and background work (checkpoints,
+    # autovacuum of the previous table) do not always favour the same side.
+    store_first = trial % 2 == 0
+
+    async def pair(store_side: Callable[[], Awaitable[T]],
+                   raw_side: Callable[[], Awaitable[T]]) -> tuple[T, T]:
+        if store_first:
+            s = await store_side()
+            return s, await raw_side()
+        r = await raw_side()
+        return await store_side(), r
+
+    label = "warmup" if trial < 0 else f"t{trial}"
+    dsns = {name: await schemas.new(f"{label}_{name}")
+            for name in ("store1", "raw1", "storeN", "rawN", "personal")}
+    pools = {name: await create_pool(dsns[name], min_size=1, max_size=2)
+             for name in ("store1", "storeN", "personal")}
+    conns = {name: await asyncpg.connect(dsns[name]) for name in dsns}
+    try:
+        stores = {name: PostgresEventStore(pool) for name, pool in pools.items()}
+
+        n1, nn, np_ = (Workload.count(c) for c in (work.single, work.batched, work.personal))
+        s, r = await pair(lambda: store_append(stores["store1"], work.single),
+                          lambda: raw_insert_each(conns["raw1"], work.single))
+        samples["append1.store"].append(n1 / s)
+        samples["append1.raw"].append(n1 / r)
+        await same_rows(conns["store1"], conns["raw1"], n1, "append batch=1")
+
+        s, r = await pair(lambda: store_append(stores["storeN"], work.batched),
+                          lambda: raw_executemany(conns["rawN"], work.batched))
+        samples["appendN.store"].append(nn / s)
+        samples["appendN.raw"].append(nn / r)
+        await same_rows(conns["storeN"], conns["rawN"], nn, "append batched")
+
+        s = await store_append(stores["personal"], work.personal)
+        samples["appendP.store"].append(np_ / s)
+
+        # All read the same table: the store's batched one.
+        async def raw_reads() -> tuple[float, int, float, int]:
+            r, r_seen = await raw_cursor_read(conns["storeN"])
+            j, j_seen = await raw_cursor_json_read(conns["storeN"])
+            return r, r_seen, j, j_seen
+
+        async def store_read() -> tuple[float, int, float, int]:
+            s, s_seen = await store_read_all(stores["storeN"])
+            return s, s_seen, 0.0, 0
+
+        (s, s_seen, _, _), (r, r_seen, j, j_seen) = await pair(store_read, raw_reads)
+        if s_seen != nn or r_seen != nn or j_seen != nn:
+            raise RuntimeError(f"read {s_seen} (store), {r_seen} (raw) and {j_seen} "
+                               f"(raw + json) of {nn} events")
+        samples["read.store"].append(nn / s)
+        samples["read.raw"].append(nn / r)
+        samples["readJ.store"].append(nn / s)
+        samples["readJ.raw"].append(nn / j)
+
+        s, s_seen = await store_read_all(stores["personal"])
+        if s_seen != np_:
+            raise RuntimeError(f"read {s_seen} of {np_} events with personal data")
+        samples["readP.store"].append(np_ / s)
+    finally:
+        for conn in conns.values():
+            await conn.close()
+        for pool in pools.values():
+            await pool.close()
+        await schemas.drop_all()
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    key: str
+    has_raw: bool
+    target: float | None
+
+
+def report(samples: Samples, batch: int, trials: int) -> None:
+    lines = [
+        Line("append batch=1", "append1", True, None),
+        Line(f"append batch={batch}", "appendN", True, 0.8),
+        Line(f"append batch={batch} personal", "appendP", False, None),
+        Line(f"read_all limit={READ_PAGE}", "read", True, 0.8),
+        Line("  vs raw cursor + json.loads", "readJ", True, None),
+        Line(f"read_all limit={READ_PAGE} personal", "readP", False, None),
+    ]
+    print(f"{'':30} {'store ev/s':>11} {'raw ev/s':>10} {'ratio':>6} {'target':>7}"
+          f"   {'per-trial ratios':<}")
+    for line in lines:
+        store = max(samples[f"{line.key}.store"])
+        if not line.has_raw:
+            print(f"{line.label:30} {store:11,.0f} {'-':>10} {'-':>6} {'-':>7}")
+            continue
+        raw = max(samples[f"{line.key}.raw"])
+        paired = sorted(s / r for s, r in zip(samples[f"{line.key}.store"],
+                                              samples[f"{line.key}.raw"], strict=True))
+        target = "-" if line.target is None else f">={line.target:.1f}"
+        print(f"{line.label:30} {store:11,.0f} {raw:10,.0f} {store / raw:6.2f} "
+              f"{target:>7}   {' '.join(f'{p:.2f}' for p in paired)}")
+    print(f"\nev/s: events / wall time of the whole loop, best (highest) of {trials} trials."
+          "\nratio: best store / best raw; per-trial ratios: store / raw of each trial, "
+          "run back to back in alternating order (sorted)."
+          "\nraw cursor + json.loads: the same store figure against a raw cursor that also "
+          "parses each row's data and metadata JSON.")
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
+    work = Workload(
+        single=plan(args.single_events, 1, args.streams, tag="one", personal=False),
+        batched=plan(args.events, args.batch, args.streams, tag="many", personal=False),
+        personal=plan(args.events, args.batch, args.streams, tag="pii", personal=True),
+    )
+    # The prebuilt events are ~800k GC-tracked objects. Left in the young generations,
+    # every full collection walks them, which taxes whoever allocates most (the store's
+    # read path by 3x) for objects that are not part of what is measured. Freezing moves
+    # them out of the collector's sight; the code under test is collected as usual.
+    gc.collect()
+    gc.freeze()
+    admin = await asyncpg.connect(dsn)
+    schemas = Schemas(admin, dsn, f"bench_{uuid4().hex[:8]}")
+    try:
+        version = await admin.fetchval("SHOW server_version")
+        fsync = await admin.fetchval("SHOW fsync")
+        sync_commit = await admin.fetchval("SHOW synchronous_commit")
+        print(f"PostgreSQL {version} ({source}; fsync={fsync}, "
+              f"synchronous_commit={sync_commit})")
+        print(f"events: batch=1 {Workload.count(work.single)}, batch={args.batch} "
+              f"{Workload.count(work.batched)} (and as many with personal data), "
+              f"over {args.streams} streams; {args.trials} trials after a warm-up\n")
+
+        # Warm-up: connection setup, statement preparation and pydantic's first-call
+        # work would otherwise land in the first trial only.
+        warm = Workload(work.single[:50], work.batched[:5], work.personal[:5])
+        await run_trial(dsn, schemas, warm, -1, defaultdict(list))
+
+        samples: Samples = defaultdict(list)
+        for trial in range(args.trials):
+            await run_trial(dsn, schemas, work, trial, samples)
+            print(f"  trial {trial + 1}/{args.trials} done", flush=True)
+        print()
+        report(samples, args.batch, args.trials)
+    finally:
+        await schemas.drop_all()
+        await admin.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.eventstore",
+        description="Event store append/read throughput next to raw asyncpg.",
+    )
+    parser.add_argument("--events", type=int, default=20_000,
+                        help="events for the batched appends and the reads (default 20000)")
+    parser.add_argument("--single-events", type=int, default=None,
+                        help="events for the batch=1 appends (default: --events / 10, "
+                             "because each is a commit of its own)")
+    parser.add_argument("--batch", type=int, default=100,
+                        help="events per call for the batched appends (default 100)")
+    parser.add_argument("--streams", type=int, default=200,
+                        help="distinct streams the appends are spread over (default 200)")
+    parser.add_argument("--trials", type=int, default=3,
+                        help="repetitions; the best of them is printed (default 3)")
+    args = parser.parse_args()
+    if args.single_events is None:
+        args.single_events = max(1, args.events // 10)
+    for name in ("events", "single_events", "batch", "streams", "trials"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    server: Any = None
+    url = os.environ.get("REGIE_DATABASE_URL")
+    if url:
+        dsn, source = url, "REGIE_DATABASE_URL"
+    else:
+        # Started outside the event loop: it blocks until the server accepts connections.
+        server = start_embedded_postgres(
+            Path(tempfile.mkdtemp(prefix="regie-bench-")) / "pg", delete_on_exit=True
+        )
+        asyncio.run(ensure_database(server.get_uri(), BENCH_DATABASE))
+        dsn, source = server.get_uri(BENCH_DATABASE), "embedded"
+    asyncio.run(run(dsn, source, args))
+    # `server` stays referenced until here; it stops (and its data is deleted) at exit.
+    del server
+
+
+if __name__ == "__main__":
+    main()
