@@ -28,7 +28,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.commands import ReferFamily
+from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
 from domain.trajectory import TrajectoryState
@@ -36,6 +36,8 @@ from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
 from workflows.trajectory import (
+    COMMANDS,
+    CommandResult,
     FamilyTrajectoryWorkflow,
     ReferInput,
     StartTrajectoryInput,
@@ -70,6 +72,19 @@ class ReferralAccepted(BaseModel):
     version: int
     recorded: bool = Field(description="False when this referral was already recorded "
                                        "(a retry or a duplicate): nothing was done twice.")
+
+
+class SignalBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    organisation: str = Field(min_length=1, max_length=200)
+    kind: SignalKind
+    description: str = Field(min_length=1, max_length=4000)
+
+
+class SignalReceived(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    case_id: str
+    status: Literal["received"] = "received"
 
 
 class FieldError(BaseModel):
@@ -339,7 +354,101 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                 raise _unavailable(err) from err
             raise
 
+    @app.post(
+        "/v1/trajectories/{case_id}/signals",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["signals"],
+        responses=_responses(404, 422, 503),
+    )
+    async def send_signal(
+        case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)],
+        body: SignalBody,
+        idempotency_key: Annotated[
+            str,
+            Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                   description="Unique per signal; a resent signal with the same key is "
+                               "ignored."),
+        ],
+    ) -> SignalReceived:
+        """A partner's signal about a family: a relapse (inside the aftercare window it
+        reopens the trajectory) or a concern (recorded for the coordinator)."""
+        temporal = await link.client()
+        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+        signal = PartnerSignal(idempotency_key=idempotency_key, organisation=body.organisation,
+                               kind=body.kind, description=body.description)
+        try:
+            await handle.signal(FamilyTrajectoryWorkflow.partner_signal, signal,
+                                rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as err:
+            raise _rpc_error(err, case_id) from err
+        log.info("signal_received", case_id=case_id, kind=body.kind.value,
+                 idempotency_key=idempotency_key)
+        return SignalReceived(case_id=case_id)
+
+    for name, (update, model) in COMMANDS.items():
+        app.post(
+            f"/v1/trajectories/{{case_id}}/{name}",
+            tags=["caseworker commands"],
+            summary=name.replace("_", " ").capitalize(),
+            description=(model.__doc__ or "") + COMMAND_NOTE,
+            responses=_responses(404, 422, 503),
+        )(_command_endpoint(link, update, model))
+
     return app
+
+
+COMMAND_NOTE = """
+
+Refused commands answer 422 with the rule that refused them, and write nothing. Resending
+a request with the same `Idempotency-Key` returns the first answer and does nothing twice.
+"""
+
+
+def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return GatewayError(
+            status.HTTP_404_NOT_FOUND, "trajectory_not_found",
+            f"there is no open trajectory for case {case_id}; refer the family first with "
+            "POST /v1/referrals")
+    if err.status in _TRANSIENT:
+        return _unavailable(err)
+    return GatewayError(status.HTTP_502_BAD_GATEWAY, "temporal_error",
+                        f"the workflow engine refused the request ({err.status.name}: "
+                        f"{err.message})")
+
+
+def _command_endpoint(link: TemporalLink, update: Any, model: type[Command]) -> Any:
+    async def endpoint(
+        case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)],
+        command: Any,
+        idempotency_key: Annotated[
+            str,
+            Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                   description="Unique per command; resend it on retries."),
+        ],
+    ) -> CommandResult:
+        temporal = await link.client()
+        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+        try:
+            result: CommandResult = await handle.execute_update(
+                update, command, id=f"{model.__name__}-{idempotency_key}",
+                rpc_timeout=UPDATE_TIMEOUT)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "DomainError":
+                code = str(cause.details[0]) if cause.details else "refused"
+                raise DomainError(cause.message, code=code) from err
+            raise
+        except RPCError as err:
+            raise _rpc_error(err, case_id) from err
+        log.info("command_handled", case_id=case_id, command=model.__name__,
+                 version=result.version, recorded=result.recorded)
+        return result
+
+    # The body's type is only known here; FastAPI reads it from the annotations.
+    endpoint.__annotations__ = {**endpoint.__annotations__, "command": model}
+    endpoint.__name__ = f"command_{model.__name__}"
+    return endpoint
 
 
 def main() -> None:

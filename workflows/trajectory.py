@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
@@ -478,3 +479,42 @@ class FamilyTrajectoryWorkflow:
     @record_check_in.validator
     def _v_record_check_in(self, command: RecordCheckIn) -> None:
         self._validate(command)
+
+
+# The caseworker commands by name, for the gateway's `POST /v1/trajectories/{id}/{name}`:
+# each maps to its update and its typed input model.
+COMMANDS: dict[str, tuple[Any, type[Command]]] = {
+    "record_intake": (FamilyTrajectoryWorkflow.record_intake, RecordIntake),
+    "give_consent": (FamilyTrajectoryWorkflow.give_consent, GiveConsent),
+    "withdraw_consent": (FamilyTrajectoryWorkflow.withdraw_consent, WithdrawConsent),
+    "share_information": (FamilyTrajectoryWorkflow.share_information, ShareInformation),
+    "assign_waiting_contact": (FamilyTrajectoryWorkflow.assign_waiting_contact,
+                               AssignWaitingContact),
+    "start_care": (FamilyTrajectoryWorkflow.start_care, StartCare),
+    "add_team_member": (FamilyTrajectoryWorkflow.add_team_member, AddTeamMember),
+    "remove_team_member": (FamilyTrajectoryWorkflow.remove_team_member, RemoveTeamMember),
+    "record_family_preference": (FamilyTrajectoryWorkflow.record_family_preference,
+                                 RecordFamilyPreference),
+    "appoint_coordinator": (FamilyTrajectoryWorkflow.appoint_coordinator, AppointCoordinator),
+    "offer_family_group_plan": (FamilyTrajectoryWorkflow.offer_family_group_plan,
+                                OfferFamilyGroupPlan),
+    "skip_family_group_plan": (FamilyTrajectoryWorkflow.skip_family_group_plan,
+                               SkipFamilyGroupPlan),
+    "submit_family_group_plan": (FamilyTrajectoryWorkflow.submit_family_group_plan,
+                                 SubmitFamilyGroupPlan),
+    "declare_no_family_group_plan": (FamilyTrajectoryWorkflow.declare_no_family_group_plan,
+                                     DeclareNoFamilyGroupPlan),
+    "adopt_plan": (FamilyTrajectoryWorkflow.adopt_plan, AdoptPlan),
+    "adjust_plan": (FamilyTrajectoryWorkflow.adjust_plan, AdjustPlan),
+    "report_progress": (FamilyTrajectoryWorkflow.report_progress, ReportProgress),
+    "complete_agreement": (FamilyTrajectoryWorkflow.complete_agreement, CompleteAgreement),
+    "evaluate_plan": (FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan),
+    "request_written_copy": (FamilyTrajectoryWorkflow.request_written_copy,
+                             RequestWrittenCopy),
+    "provide_written_copy": (FamilyTrajectoryWorkflow.provide_written_copy,
+                             ProvideWrittenCopy),
+    "record_manager_review": (FamilyTrajectoryWorkflow.record_manager_review,
+                              RecordManagerReview),
+    "close": (FamilyTrajectoryWorkflow.close, CloseTrajectory),
+    "record_check_in": (FamilyTrajectoryWorkflow.record_check_in, RecordCheckIn),
+}

@@ -6,6 +6,7 @@ it fully (see DESIGN.md, "Known gap").
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -88,3 +89,51 @@ async def test_bad_referrals_get_a_clear_error_and_write_nothing(
     assert unknown.status_code == 404
     assert unknown.json()["error"] == "trajectory_not_found"
     assert await pg_store.read_all() == []
+
+
+async def test_caseworker_commands_and_partner_signals_over_http(
+    gateway: httpx.AsyncClient, pg_store: PostgresEventStore
+) -> None:
+    case = f"gw-{uuid.uuid4().hex[:8]}"
+    await gateway.post("/v1/referrals", json=body(case), headers={"Idempotency-Key": case})
+
+    refused = await gateway.post(f"/v1/trajectories/{case}/record_intake",
+                                 json={"actor": "coordinator:pro-1", "outcome": "declined"},
+                                 headers={"Idempotency-Key": "i-1"})
+    assert refused.status_code == 422
+    assert "needs a reason" in refused.json()["message"]
+
+    intake = {"actor": "coordinator:pro-1", "outcome": "accepted", "assessments": [
+        {"life_domain": "education_work", "strengths": "betrokken", "problems": "verzuim"}]}
+    accepted = await gateway.post(f"/v1/trajectories/{case}/record_intake", json=intake,
+                                  headers={"Idempotency-Key": "i-2"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json() == {"case_id": case, "version": 2, "recorded": True}
+    resent = await gateway.post(f"/v1/trajectories/{case}/record_intake", json=intake,
+                                headers={"Idempotency-Key": "i-2"})
+    assert resent.json() == accepted.json()  # the first answer; nothing done twice
+
+    typo = await gateway.post(f"/v1/trajectories/{case}/record_intake",
+                              json={**intake, "outcome": "acepted"},
+                              headers={"Idempotency-Key": "i-3"})
+    assert typo.status_code == 422
+    assert typo.json()["fields"][0]["field"] == "outcome"
+
+    signal = {"organisation": "GGD", "kind": "concern", "description": "zorgen"}
+    for _ in range(2):
+        sent = await gateway.post(f"/v1/trajectories/{case}/signals", json=signal,
+                                  headers={"Idempotency-Key": "ggd-1"})
+        assert sent.status_code == 202
+    missing = await gateway.post("/v1/trajectories/nobody/signals", json=signal,
+                                 headers={"Idempotency-Key": "ggd-2"})
+    assert missing.status_code == 404
+
+    async def stored_types() -> list[str]:
+        return [e.type for e in await pg_store.read_stream(f"trajectory-{case}")]
+
+    for _ in range(100):
+        if "PartnerSignalRecorded" in await stored_types():
+            break
+        await asyncio.sleep(0.05)
+    assert await stored_types() == ["TrajectoryReferred", "IntakeRecorded",
+                                    "PartnerSignalRecorded"]
