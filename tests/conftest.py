@@ -15,6 +15,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+
+# Imported before any workflow runs: hypothesis's pytest plugin otherwise imports it at
+# session end, and CPython 3.11 can then fail to compile it ("AST constructor recursion
+# depth mismatch") after the Temporal sandbox has run.
+import hypothesis  # noqa: F401
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment

@@ -13,6 +13,7 @@ The OpenAPI document is at `/openapi.json`, the interactive docs at `/docs`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -313,6 +314,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                 raise DomainError(cause.message) from err
             raise
         except WorkflowAlreadyStartedError as err:
+            # Collect the start operation's copy of the error too, or asyncio logs it as
+            # "never retrieved" when the operation is garbage collected.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await start_operation.workflow_handle()
             raise GatewayError(
                 status.HTTP_409_CONFLICT,
                 "trajectory_closed",

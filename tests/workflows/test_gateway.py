@@ -137,3 +137,21 @@ async def test_caseworker_commands_and_partner_signals_over_http(
         await asyncio.sleep(0.05)
     assert await stored_types() == ["TrajectoryReferred", "IntakeRecorded",
                                     "PartnerSignalRecorded"]
+
+
+async def test_a_referral_for_an_ended_trajectory_is_refused_with_409(
+    gateway: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    case = f"gw-{uuid.uuid4().hex[:8]}"
+    await gateway.post("/v1/referrals", json=body(case), headers={"Idempotency-Key": case})
+    declined = await gateway.post(
+        f"/v1/trajectories/{case}/record_intake",
+        json={"actor": "coordinator:pro-1", "outcome": "declined", "reason": "geen gezin"},
+        headers={"Idempotency-Key": "i-1"})
+    assert declined.status_code == 200
+    await dev_env.client.get_workflow_handle(f"trajectory-{case}").result()
+
+    again = await gateway.post("/v1/referrals", json=body(case, referral_id="ref-9"),
+                               headers={"Idempotency-Key": f"{case}-again"})
+    assert again.status_code == 409, again.text
+    assert again.json()["error"] == "trajectory_closed"
