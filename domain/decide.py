@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from domain.closure import Big5Status, ClosureReason, ManagerReviewDecision
@@ -265,8 +265,16 @@ def _give_consent(command: GiveConsent, state: TrajectoryState,
                   ctx: DecisionContext) -> list[EventPayload]:
     _require_open(state, "record consent")
     _require_member(state, command.subject_id, "consent subject")
-    if any(c.consent_id == command.consent_id for c in state.consents):
-        raise DomainError(f"consent {command.consent_id} is already recorded")
+    for member_id in command.given_by:
+        _require_member(state, member_id, "consent given by")
+    recorded = next((c for c in state.consents if c.consent_id == command.consent_id), None)
+    if recorded is not None:
+        if (recorded.subject_id, recorded.purpose, recorded.recipient,
+                recorded.given_by) == (command.subject_id, command.purpose, command.recipient,
+                                       tuple(sorted(set(command.given_by)))):
+            return []  # the same consent again (a retry): nothing to do twice
+        raise DomainError(f"consent {command.consent_id} is already recorded with other "
+                          "details; record a new consent with its own consent_id")
     if command.purpose is ConsentPurpose.SHARE_INFORMATION and not command.recipient:
         raise DomainError("consent to share information needs the recipient organisation")
     needed = required_consenters(state, command.subject_id, ctx.now)
@@ -531,6 +539,10 @@ def _evaluate(command: EvaluatePlan, state: TrajectoryState,
     if state.plan is None:
         raise DomainError("there is no plan to evaluate")
     results: list[GoalEvaluation] = []
+    evaluated = [r.goal_id for r in command.results]
+    twice = sorted({g for g in evaluated if evaluated.count(g) > 1})
+    if twice:
+        raise DomainError(f"evaluate each goal once; more than once: {', '.join(twice)}")
     for result in command.results:
         goal_id, person_id = _goal(state, result.goal_id)
         results.append(GoalEvaluation(goal_id=goal_id, person_id=person_id,
@@ -541,7 +553,7 @@ def _evaluate(command: EvaluatePlan, state: TrajectoryState,
     if not command.final and command.next_evaluation_date is None:
         raise DomainError("set the next evaluation date: an active plan always has one "
                           "(or mark this evaluation as final)")
-    if command.next_evaluation_date is not None and (
+    if not command.final and command.next_evaluation_date is not None and (
             command.next_evaluation_date <= ctx.now.date()):
         raise DomainError("the next evaluation date must be in the future")
     return [PlanEvaluated(plan_version=state.plan_version, results=tuple(results),
@@ -656,8 +668,7 @@ def _signal(command: PartnerSignal, state: TrajectoryState,
             idempotency_key=command.idempotency_key, organisation=command.organisation,
             description=command.description,
             plan_version=state.plan_version or None,
-            evaluation_date=(ctx.now + timedelta(
-                weeks=ctx.policy.professional_plan_term_weeks)).date())]
+            evaluation_date=ctx.policy.reopen_evaluation_date(ctx.now))]
     note = {
         Phase.AFTERCARE: "noted for the aftercare check-ins",
         Phase.ENDED: "the trajectory has ended; refer the family again if help is needed",

@@ -126,6 +126,12 @@ class RegionPolicy(_Policy):
         gt=0,
         description="Calendar days after a check-in falls due before it is recorded as missed.",
     )
+    reopen_evaluation_weeks: int = Field(
+        default=6,
+        gt=0,
+        description="Weeks after a relapse reopens a trajectory until its last plan is "
+        "evaluated again. Default: 6 weeks, the same rhythm as the check-ins.",
+    )
 
     # -- Closure (rule 11) -----------------------------------------------------------
     big5_min_age: int = Field(
@@ -253,6 +259,11 @@ class RegionPolicy(_Policy):
             dates.append(due)
             due += step
         return dates
+
+    def reopen_evaluation_date(self, reopened_at: datetime) -> date:
+        """The evaluation date the last plan gets when a relapse reopens the trajectory."""
+        return (_require_aware(reopened_at) + timedelta(weeks=self.reopen_evaluation_weeks)
+                ).date()
 
     def check_in_missed_at(self, due_at: datetime) -> datetime:
         """When a check-in due at `due_at` and not done is recorded as missed."""
