@@ -3,10 +3,13 @@ and a coordinator's caseload across all trajectories."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
+from domain.calendar import dutch_calendar
 from domain.policy import RegionPolicy
 from infra.trajectory_overview import coordinator_caseload
 
@@ -39,3 +42,18 @@ class CaseContextActivities:
             raise RuntimeError("no database configured for caseload look-ups")
         async with self._pool.acquire() as conn:
             return await coordinator_caseload(conn, request.member_id, request.case_id)
+
+
+class HolidaysRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    first_year: int
+    last_year: int
+
+
+@activity.defn(name="dutch_holidays")
+async def dutch_holidays(request: HolidaysRequest) -> list[date]:
+    """National holidays that do not count as working days (domain.calendar explains
+    which). An activity, so the `holidays` package stays out of the workflow sandbox and
+    the dates a running episode used are in its history."""
+    calendar = dutch_calendar(range(request.first_year, request.last_year + 1))
+    return sorted(calendar.holidays)

@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.events import NewEvent, RecordedEvent
+from domain.notifications import Notification
 from infra.event_store import (
     ConcurrencyError,
     EventIdConflictError,
@@ -23,6 +24,9 @@ class AppendEventsInput(BaseModel):
     stream_id: str
     expected_version: int = Field(ge=0)
     events: list[NewEvent]
+    # Written to the outbox in the same transaction as `events`: a step and the news of
+    # it are recorded together or not at all (a retried activity writes them once).
+    notifications: list[Notification] = []
     case_id: str | None = None  # for log lines only
 
 
@@ -47,13 +51,14 @@ class EventStoreActivities:
         info = activity.info()
         try:
             result = await self._store.append(input.stream_id, input.expected_version,
-                                              input.events)
+                                              input.events, input.notifications)
         except (ConcurrencyError, EventIdConflictError, SubjectErasedError) as error:
             # Retrying cannot fix these: the workflow must decide again, so fail at once.
             raise ApplicationError(str(error), type=type(error).__name__,
                                    non_retryable=True) from error
         log.info("events_appended", stream_id=input.stream_id, case_id=input.case_id,
                  workflow_id=info.workflow_id, positions=result.positions,
+                 notifications=len(input.notifications),
                  already_stored=result.already_stored, attempt=info.attempt)
         return AppendEventsResult(positions=result.positions, last_version=result.last_version,
                                   already_stored=result.already_stored)

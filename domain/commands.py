@@ -16,7 +16,7 @@ from domain.consent import ConsentPurpose
 from domain.events import IntakeOutcome
 from domain.family import LifeDomain, Referral
 from domain.model import Frozen, Id, Name, Text
-from domain.plan import FamilyPlan, GoalProgress, SkipGround
+from domain.plan import Agreement, FamilyPlan, GoalProgress, SkipGround
 from domain.team import ManagerOverride, TeamMember
 
 
@@ -165,9 +165,43 @@ class RecordCheckIn(Command):
     note: Text
 
 
+class RecordContactAttempt(Command):
+    """A team member tried to reach the family; repeated failures mean care avoidance."""
+
+    by: Id
+    channel: Name
+    reached: bool
+
+
+class ReportStagnation(Command):
+    """A team member reports that carrying out the plan is stuck."""
+
+    reported_by: Id
+    description: Text
+
+
+class AcknowledgeEscalation(Command):
+    episode_id: Id
+    by: Id
+
+
+class ResolveEscalation(Command):
+    """The current assignee resolves the episode with a decision and follow-up actions,
+    which become plan agreements. At level 3 the decision is binding."""
+
+    episode_id: Id
+    by: Id
+    decision: Text
+    follow_ups: tuple[Agreement, ...] = ()
+    # Required when the plan's evaluation date has passed: the decision sets the next one.
+    next_evaluation_date: date | None = None
+
+
 class SignalKind(StrEnum):
     RELAPSE = "relapse"
     CONCERN = "concern"
+    STAGNATION = "stagnation"  # things are stuck: a stagnation finding
+    CONTACT_FAILED = "contact_failed"  # the partner could not reach the family
 
 
 class PartnerSignal(Frozen):

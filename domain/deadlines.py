@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from domain.escalation import episode_bookkeeping, unreachable_since
 from domain.events import (
     AftercareEnded,
     CheckInDue,
@@ -101,11 +102,38 @@ def deadlines(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
     return found
 
 
+def _event_rules(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
+    """Stagnation rules that hold as soon as an event makes them true."""
+    found: list[Deadline] = []
+    if not state.is_open:
+        return found
+    streak = state.no_progress_streak
+    if streak >= policy.no_progress_evaluations and state.last_evaluated_at is not None:
+        first = state.evaluations - streak + 1
+        found += _finding(state, StagnationRule.NO_PROGRESS, f"evaluations-from:{first}",
+                          state.last_evaluated_at,
+                          f"{streak} consecutive evaluations without progress on any goal "
+                          f"(policy: {policy.no_progress_evaluations})")
+    since = unreachable_since(state, policy.unreachable_attempts,
+                              policy.unreachable_period_days)
+    if since is not None:
+        found += _finding(state, StagnationRule.FAMILY_UNREACHABLE,
+                          f"unreachable-since:{since:%Y-%m-%dT%H:%M:%S}", state.failed_contacts[-1],
+                          f"{len(state.failed_contacts)} failed contact attempts since "
+                          f"{since:%Y-%m-%d}; the family cannot be reached (zorgmijding)")
+    return found
+
+
 def due_events(state: TrajectoryState, now: datetime, policy: RegionPolicy
                ) -> list[EventPayload]:
-    """The events of every deadline that has passed by `now`, earliest first."""
-    due = sorted((d for d in deadlines(state, policy) if d.at <= now), key=lambda d: d.at)
-    return [d.event for d in due]
+    """What is due by `now`: passed deadlines and rules that hold (earliest first), then
+    the escalation bookkeeping for findings already recorded. The caller applies these
+    and asks again until nothing is due."""
+    due = sorted((d for d in [*deadlines(state, policy), *_event_rules(state, policy)]
+                  if d.at <= now), key=lambda d: d.at)
+    if due:
+        return [d.event for d in due]
+    return episode_bookkeeping(state)
 
 
 def next_deadline(state: TrajectoryState, policy: RegionPolicy) -> datetime | None:

@@ -7,10 +7,7 @@ caseload come in through `DecisionContext`; nothing here reads a clock or makes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from domain.closure import Big5Status, ClosureReason, ManagerReviewDecision
 from domain.commands import (
@@ -43,6 +40,14 @@ from domain.commands import (
     WithdrawConsent,
 )
 from domain.consent import Consent, ConsentPurpose
+from domain.decision import (
+    DecisionContext,
+    decider_for,
+    require_member,
+    require_open,
+    require_phase,
+)
+from domain.decision import decides as _decides
 from domain.errors import DomainError
 from domain.events import (
     AgreementCompleted,
@@ -50,6 +55,7 @@ from domain.events import (
     CheckInRecorded,
     ConsentGiven,
     ConsentWithdrawn,
+    ContactAttempted,
     CoordinatorAppointed,
     DomainAssessment,
     EventPayload,
@@ -67,6 +73,8 @@ from domain.events import (
     PlanEvaluated,
     ProgressReported,
     ReferralAdded,
+    StagnationFound,
+    StagnationRule,
     TeamMemberAdded,
     TeamMemberRemoved,
     TrajectoryClosed,
@@ -82,60 +90,15 @@ from domain.plan import FamilyPlan, GoalEvaluation, PlanSource
 from domain.policy import RegionPolicy
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
 
-
-@dataclass(frozen=True)
-class DecisionContext:
-    now: datetime
-    policy: RegionPolicy
-    # Active trajectories of the proposed coordinator, from the read model. None while
-    # validating (the validator cannot look it up); the handler decides with the number.
-    coordinator_caseload: int | None = None
-
-
-C = TypeVar("C")
-Decider = Callable[[Any, TrajectoryState, DecisionContext], list[EventPayload]]
-_DECIDERS: dict[type, Decider] = {}
-
-
-def _decides(command_type: type[C]) -> Callable[[Callable[[C, TrajectoryState, DecisionContext],
-                                                          list[EventPayload]]], Decider]:
-    def register(fn: Callable[[C, TrajectoryState, DecisionContext],
-                              list[EventPayload]]) -> Decider:
-        _DECIDERS[command_type] = fn
-        return fn
-    return register
+__all__ = ["DecisionContext", "decide", "decide_referral", "required_consenters"]
 
 
 def decide(command: object, state: TrajectoryState, ctx: DecisionContext) -> list[EventPayload]:
-    decider = _DECIDERS.get(type(command))
-    if decider is None:
-        raise TypeError(f"no decider for {type(command).__name__}")
+    decider = decider_for(command)
     if not isinstance(command, ReferFamily | PartnerSignal) and state.phase is None:
         raise DomainError("there is no trajectory yet: a partner must refer the family first",
                           code="not_referred")
     return decider(command, state, ctx)
-
-
-# -- shared guards --------------------------------------------------------------------
-
-
-def _require_phase(state: TrajectoryState, *phases: Phase, doing: str) -> None:
-    if state.phase not in phases:
-        wanted = " or ".join(p.value for p in phases)
-        raise DomainError(
-            f"cannot {doing} now: the trajectory is {state.phase}, this needs it to be "
-            f"{wanted}", code="wrong_phase")
-
-
-def _require_open(state: TrajectoryState, doing: str) -> None:
-    _require_phase(state, Phase.REFERRED, Phase.ACCEPTED, Phase.IN_CARE, doing=doing)
-
-
-def _require_member(state: TrajectoryState, person_id: str, what: str) -> None:
-    if state.member(person_id) is None:
-        known = ", ".join(m.person_id for m in state.members)
-        raise DomainError(f"{what} {person_id} is not a member of this family "
-                          f"(members: {known})", code="unknown_member")
 
 
 def _validate_referral(referral: Referral) -> None:
@@ -169,7 +132,7 @@ def _validate_plan(plan: FamilyPlan, state: TrajectoryState, now: datetime) -> N
     if not plan.goals:
         raise DomainError("a plan needs at least one family goal")
     for goal in plan.goals:
-        _require_member(state, goal.person_id, f"goal {goal.goal_id} is for")
+        require_member(state, goal.person_id, f"goal {goal.goal_id} is for")
     goal_ids = [g.goal_id for g in plan.goals]
     if len(set(goal_ids)) != len(goal_ids):
         raise DomainError("each goal needs its own goal_id")
@@ -218,7 +181,7 @@ def decide_referral(command: ReferFamily, state: TrajectoryState) -> list[EventP
 @_decides(RecordIntake)
 def _intake(command: RecordIntake, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.REFERRED, doing="record the intake")
+    require_phase(state, Phase.REFERRED, doing="record the intake")
     if command.outcome is IntakeOutcome.DECLINED and not command.reason:
         raise DomainError("a declined intake needs a reason the family can be told")
     if command.outcome is IntakeOutcome.REDIRECTED and not command.redirected_to:
@@ -263,10 +226,10 @@ def required_consenters(state: TrajectoryState, subject_id: str, on: datetime) -
 @_decides(GiveConsent)
 def _give_consent(command: GiveConsent, state: TrajectoryState,
                   ctx: DecisionContext) -> list[EventPayload]:
-    _require_open(state, "record consent")
-    _require_member(state, command.subject_id, "consent subject")
+    require_open(state, "record consent")
+    require_member(state, command.subject_id, "consent subject")
     for member_id in command.given_by:
-        _require_member(state, member_id, "consent given by")
+        require_member(state, member_id, "consent given by")
     recorded = next((c for c in state.consents if c.consent_id == command.consent_id), None)
     if recorded is not None:
         if (recorded.subject_id, recorded.purpose, recorded.recipient,
@@ -308,9 +271,9 @@ def _withdraw_consent(command: WithdrawConsent, state: TrajectoryState,
 @_decides(ShareInformation)
 def _share(command: ShareInformation, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
-    _require_open(state, "share information")
+    require_open(state, "share information")
     for subject in command.subject_ids:
-        _require_member(state, subject, "information about")
+        require_member(state, subject, "information about")
     team_orgs = {t.organisation for t in state.team if t.is_professional and t.organisation}
     if command.recipient in team_orgs:
         return [InformationShared(recipient=command.recipient, subject_ids=command.subject_ids,
@@ -339,7 +302,7 @@ def _share(command: ShareInformation, state: TrajectoryState,
 @_decides(AssignWaitingContact)
 def _waiting_contact(command: AssignWaitingContact, state: TrajectoryState,
                      ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.REFERRED, Phase.ACCEPTED, doing="assign a waiting contact")
+    require_phase(state, Phase.REFERRED, Phase.ACCEPTED, doing="assign a waiting contact")
     return [WaitingContactAssigned(contact_id=command.contact_id,
                                    contact_name=command.contact_name)]
 
@@ -347,7 +310,7 @@ def _waiting_contact(command: AssignWaitingContact, state: TrajectoryState,
 @_decides(StartCare)
 def _start_care(command: StartCare, state: TrajectoryState,
                 ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, doing="start care")
+    require_phase(state, Phase.ACCEPTED, doing="start care")
     if state.coordinator_id is None:
         raise DomainError("appoint a care coordinator before care starts")
     return [CareStarted()]
@@ -356,7 +319,7 @@ def _start_care(command: StartCare, state: TrajectoryState,
 @_decides(AddTeamMember)
 def _add_team_member(command: AddTeamMember, state: TrajectoryState,
                      ctx: DecisionContext) -> list[EventPayload]:
-    _require_open(state, "add a team member")
+    require_open(state, "add a team member")
     member = command.member
     existing = state.team_member(member.member_id)
     if existing == member:
@@ -366,7 +329,7 @@ def _add_team_member(command: AddTeamMember, state: TrajectoryState,
     if member.is_professional and not member.organisation:
         raise DomainError(f"professional {member.member_id} needs an organisation")
     if member.chosen_by is not None:
-        _require_member(state, member.chosen_by, "the mentor was chosen by")
+        require_member(state, member.chosen_by, "the mentor was chosen by")
     return [TeamMemberAdded(member=member)]
 
 
@@ -384,7 +347,7 @@ def _remove_team_member(command: RemoveTeamMember, state: TrajectoryState,
 @_decides(RecordFamilyPreference)
 def _preference(command: RecordFamilyPreference, state: TrajectoryState,
                 ctx: DecisionContext) -> list[EventPayload]:
-    _require_open(state, "record the family's preference")
+    require_open(state, "record the family's preference")
     if command.preferred_member_id is None and not command.note:
         raise DomainError("record whom the family prefers, or a note on why it has no "
                           "preference")
@@ -395,7 +358,7 @@ def _preference(command: RecordFamilyPreference, state: TrajectoryState,
 @_decides(AppointCoordinator)
 def _appoint(command: AppointCoordinator, state: TrajectoryState,
              ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="appoint a care coordinator")
+    require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="appoint a care coordinator")
     candidate = state.team_member(command.member_id)
     if candidate is None or not candidate.is_professional:
         raise DomainError(f"{command.member_id} must be a professional in the family's team "
@@ -427,7 +390,7 @@ def _appoint(command: AppointCoordinator, state: TrajectoryState,
 @_decides(OfferFamilyGroupPlan)
 def _offer_fgp(command: OfferFamilyGroupPlan, state: TrajectoryState,
                ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="offer a family group plan")
+    require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="offer a family group plan")
     if state.fgp_status is not FamilyGroupPlanStatus.NOT_OFFERED:
         if state.fgp_status is FamilyGroupPlanStatus.OFFERED:
             return []
@@ -439,7 +402,7 @@ def _offer_fgp(command: OfferFamilyGroupPlan, state: TrajectoryState,
 @_decides(SkipFamilyGroupPlan)
 def _skip_fgp(command: SkipFamilyGroupPlan, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, Phase.IN_CARE,
+    require_phase(state, Phase.ACCEPTED, Phase.IN_CARE,
                    doing="skip the family group plan offer")
     if state.fgp_status not in (FamilyGroupPlanStatus.NOT_OFFERED, FamilyGroupPlanStatus.OFFERED):
         raise DomainError(f"the family group plan is already {state.fgp_status.value}")
@@ -474,7 +437,7 @@ def _submit_fgp(command: SubmitFamilyGroupPlan, state: TrajectoryState,
 @_decides(AdoptPlan)
 def _adopt(command: AdoptPlan, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="adopt a plan")
+    require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="adopt a plan")
     if state.plan is not None:
         raise DomainError("there is a plan already; adjust it after an evaluation instead")
     if state.fgp_status is FamilyGroupPlanStatus.NOT_OFFERED:
@@ -491,7 +454,7 @@ def _adopt(command: AdoptPlan, state: TrajectoryState,
 @_decides(AdjustPlan)
 def _adjust(command: AdjustPlan, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="adjust the plan")
+    require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="adjust the plan")
     if state.plan is None:
         raise DomainError("there is no plan to adjust yet")
     if state.last_evaluated_at is None or state.evaluated_dates == ():
@@ -515,7 +478,7 @@ def _goal(state: TrajectoryState, goal_id: str) -> tuple[str, str]:
 @_decides(ReportProgress)
 def _progress(command: ReportProgress, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.IN_CARE, doing="report progress")
+    require_phase(state, Phase.IN_CARE, doing="report progress")
     goal_id, person_id = _goal(state, command.goal_id)
     return [ProgressReported(goal_id=goal_id, reported_by=command.reported_by,
                              note=GoalNote(person_id=person_id, text=command.note))]
@@ -535,7 +498,7 @@ def _complete(command: CompleteAgreement, state: TrajectoryState,
 @_decides(EvaluatePlan)
 def _evaluate(command: EvaluatePlan, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.IN_CARE, doing="evaluate the plan")
+    require_phase(state, Phase.IN_CARE, doing="evaluate the plan")
     if state.plan is None:
         raise DomainError("there is no plan to evaluate")
     results: list[GoalEvaluation] = []
@@ -556,6 +519,11 @@ def _evaluate(command: EvaluatePlan, state: TrajectoryState,
     if not command.final and command.next_evaluation_date is not None and (
             command.next_evaluation_date <= ctx.now.date()):
         raise DomainError("the next evaluation date must be in the future")
+    if not command.final and command.next_evaluation_date is not None and (
+            command.next_evaluation_date == state.plan.evaluation_date
+            or command.next_evaluation_date in state.evaluated_dates):
+        raise DomainError(f"{command.next_evaluation_date} is the evaluation date being "
+                          "held now; set the date of the next evaluation")
     return [PlanEvaluated(plan_version=state.plan_version, results=tuple(results),
                           final=command.final,
                           next_evaluation_date=None if command.final
@@ -587,7 +555,7 @@ def _provide_copy(command: ProvideWrittenCopy, state: TrajectoryState,
 @_decides(RecordManagerReview)
 def _manager_review(command: RecordManagerReview, state: TrajectoryState,
                     ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="record a manager's review")
+    require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="record a manager's review")
     if command.manager_id == state.coordinator_id:
         raise DomainError("the review is by a manager, not by the family's own coordinator")
     return [ManagerReviewRecorded(manager_id=command.manager_id, decision=command.decision,
@@ -597,7 +565,7 @@ def _manager_review(command: RecordManagerReview, state: TrajectoryState,
 @_decides(CloseTrajectory)
 def _close(command: CloseTrajectory, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.IN_CARE, doing="close the trajectory")
+    require_phase(state, Phase.IN_CARE, doing="close the trajectory")
     if not state.final_evaluation_done:
         raise DomainError("a trajectory closes only after a final evaluation with the family; "
                           "record the evaluation with final=true first", code="no_final_evaluation")
@@ -610,7 +578,7 @@ def _close(command: CloseTrajectory, state: TrajectoryState,
         raise DomainError("record the new municipality the trajectory is transferred to")
     checks = {c.person_id: c for c in command.big5}
     for person_id in checks:
-        _require_member(state, person_id, "Big 5 check for")
+        require_member(state, person_id, "Big 5 check for")
     for member in state.members:
         # The Big 5 is about young people growing up (18-/18+), not about their parents.
         if member.role is not MemberRole.CHILD:
@@ -644,7 +612,7 @@ def _close(command: CloseTrajectory, state: TrajectoryState,
 @_decides(RecordCheckIn)
 def _check_in(command: RecordCheckIn, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
-    _require_phase(state, Phase.AFTERCARE, doing="record an aftercare check-in")
+    require_phase(state, Phase.AFTERCARE, doing="record an aftercare check-in")
     check_in = next((c for c in state.check_ins if c.index == command.check_in), None)
     if check_in is None:
         raise DomainError(f"there is no check-in {command.check_in}; the scheduled ones are "
@@ -663,6 +631,21 @@ def _signal(command: PartnerSignal, state: TrajectoryState,
         return []  # nothing to attach it to; the gateway refuses these before sending
     in_window = (state.phase is Phase.AFTERCARE and state.aftercare_ends_at is not None
                  and ctx.now < state.aftercare_ends_at)
+    if command.kind is SignalKind.STAGNATION and state.is_open:
+        reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)
+        return [StagnationFound(rule=StagnationRule.REPORTED, key=f"report-{reported + 1}",
+                                evidence=f"reported by {command.organisation}: "
+                                         f"{command.description}", due=ctx.now),
+                PartnerSignalRecorded(idempotency_key=command.idempotency_key,
+                                      organisation=command.organisation,
+                                      kind=command.kind.value, description=command.description,
+                                      acted_on=True, note="recorded as a stagnation finding")]
+    if command.kind is SignalKind.CONTACT_FAILED and state.is_open:
+        return [ContactAttempted(by=command.organisation, channel="partner", reached=False),
+                PartnerSignalRecorded(idempotency_key=command.idempotency_key,
+                                      organisation=command.organisation,
+                                      kind=command.kind.value, description=command.description,
+                                      acted_on=True, note="counted as a failed contact attempt")]
     if command.kind is SignalKind.RELAPSE and in_window:
         return [TrajectoryReopened(
             idempotency_key=command.idempotency_key, organisation=command.organisation,
@@ -676,3 +659,7 @@ def _signal(command: PartnerSignal, state: TrajectoryState,
     return [PartnerSignalRecorded(idempotency_key=command.idempotency_key,
                                   organisation=command.organisation, kind=command.kind.value,
                                   description=command.description, acted_on=False, note=note)]
+
+
+# The escalation deciders register themselves with the same registry.
+import domain.escalation  # noqa: E402, F401

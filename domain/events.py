@@ -28,7 +28,7 @@ from domain.family import (
 )
 from domain.model import Frozen, Id, Name, Text
 from domain.personal import HasPersonalData, PersonalStr
-from domain.plan import FamilyPlan, GoalEvaluation, PlanSource, SkipGround
+from domain.plan import Agreement, FamilyPlan, GoalEvaluation, PlanSource, SkipGround
 from domain.team import ManagerOverride, TeamMember
 
 __all__ = [
@@ -236,6 +236,9 @@ class StagnationRule(StrEnum):
     EVALUATION_OVERDUE = "evaluation_overdue"
     AGREEMENT_OVERDUE = "agreement_overdue"
     WRITTEN_COPY_OVERDUE = "written_copy_overdue"
+    NO_PROGRESS = "no_progress"  # consecutive evaluations without progress on any goal
+    FAMILY_UNREACHABLE = "family_unreachable"  # care avoidance (zorgmijding)
+    REPORTED = "reported"  # a partner or team member reports that things are stuck
 
 
 class StagnationFound(EventPayload):
@@ -312,6 +315,88 @@ class AftercareEnded(EventPayload):
     type: Literal["AftercareEnded"] = "AftercareEnded"
 
 
+# -- contact and escalation (opschaling) ---------------------------------------------
+
+
+class ContactAttempted(EventPayload):
+    """A team member or partner tried to reach the family."""
+
+    type: Literal["ContactAttempted"] = "ContactAttempted"
+    by: Name  # a team member's id, or a partner organisation's name
+    channel: Name
+    reached: bool
+
+
+class EscalationOpened(EventPayload):
+    """A stagnation finding opened an escalation episode (a child workflow)."""
+
+    type: Literal["EscalationOpened"] = "EscalationOpened"
+    episode_id: Id
+    rule: StagnationRule
+    finding_key: str
+    concerned_professional_id: Id | None = None
+
+
+class EscalationFindingAttached(EventPayload):
+    """A finding with the same cause joined the open episode instead of opening one."""
+
+    type: Literal["EscalationFindingAttached"] = "EscalationFindingAttached"
+    episode_id: Id
+    finding_key: str
+
+
+class EscalationLevelAssigned(EventPayload):
+    """The episode is at `level` (1 coordinator, 2 manager, 3 regional process
+    director), with whom and until when, and why it is there."""
+
+    type: Literal["EscalationLevelAssigned"] = "EscalationLevelAssigned"
+    episode_id: Id
+    level: int
+    assignee_id: Id
+    role: str
+    deadline: datetime
+    reason: Text
+
+
+class EscalationAcknowledged(EventPayload):
+    type: Literal["EscalationAcknowledged"] = "EscalationAcknowledged"
+    episode_id: Id
+    level: int
+    by: Id
+
+
+class EscalationResolved(EventPayload):
+    """The assignee resolved the episode. At level 3 this is a binding decision
+    (doorzettingsmacht) that binds every team member; it appears in the plan."""
+
+    type: Literal["EscalationResolved"] = "EscalationResolved"
+    episode_id: Id
+    level: int
+    by: Id
+    decision: Text
+    follow_ups: tuple[Agreement, ...] = ()
+    binding: bool = False
+    authority: Text | None = None
+
+
+class EscalationClosed(EventPayload):
+    """The episode closed without a decision: its cause cleared (or the case ended)."""
+
+    type: Literal["EscalationClosed"] = "EscalationClosed"
+    episode_id: Id
+    reason: Text
+
+
+class RegionAlerted(EventPayload):
+    """Past the last deadline without resolution: the region is alerted, then reminded."""
+
+    type: Literal["RegionAlerted"] = "RegionAlerted"
+    episode_id: Id
+    reminder: int
+    region_id: Id
+    next_reminder: datetime
+
+
 Event = Annotated[
     TrajectoryReferred | ReferralAdded | IntakeRecorded | ConsentGiven | ConsentWithdrawn
     | InformationShared | WaitingContactAssigned | CareStarted | TeamMemberAdded
@@ -320,7 +405,9 @@ Event = Annotated[
     | ProgressReported | AgreementCompleted | PlanEvaluated | WrittenCopyRequested
     | WrittenCopyProvided | StagnationFound | PartnerSignalRecorded | ManagerReviewRecorded
     | TrajectoryClosed | CheckInDue | CheckInRecorded | CheckInMissed | TrajectoryReopened
-    | AftercareEnded,
+    | AftercareEnded | ContactAttempted | EscalationOpened | EscalationFindingAttached
+    | EscalationLevelAssigned | EscalationAcknowledged | EscalationResolved
+    | EscalationClosed | RegionAlerted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -38,17 +38,30 @@ class Agreement(Frozen):
     due: date | None = None
 
 
+class PlanDecision(Frozen):
+    """A decision from an escalation episode. A binding one (level 3, the regional
+    process director's doorzettingsmacht) binds every team member."""
+
+    episode_id: Id
+    decided_by: Id
+    decision: Text
+    binding: bool
+    authority: Text | None = None
+
+
 class FamilyPlan(Frozen):
     goals: tuple[Goal, ...]
     involved: tuple[Involved, ...] = ()
     agreements: tuple[Agreement, ...] = ()
     evaluation_date: date | None = None
+    decisions: tuple[PlanDecision, ...] = ()
 
 
 class PlanSource(StrEnum):
     FAMILY_GROUP_PLAN = "family_group_plan"  # the family's own plan (Jeugdwet 4.1.2)
     PROFESSIONAL = "professional"  # adopted when no family group plan came (4.1.3)
     ADJUSTMENT = "adjustment"  # a new version after evaluation
+    ESCALATION = "escalation"  # an escalation decision added agreements (and binds)
 
 
 class GoalProgress(StrEnum):

@@ -25,7 +25,14 @@ from domain.events import (
     CheckInRecorded,
     ConsentGiven,
     ConsentWithdrawn,
+    ContactAttempted,
     CoordinatorAppointed,
+    EscalationAcknowledged,
+    EscalationClosed,
+    EscalationFindingAttached,
+    EscalationLevelAssigned,
+    EscalationOpened,
+    EscalationResolved,
     EventMetadata,
     EventPayload,
     FamilyGroupPlanLapsed,
@@ -43,6 +50,7 @@ from domain.events import (
     ProgressReported,
     RecordedEvent,
     ReferralAdded,
+    RegionAlerted,
     StagnationFound,
     TeamMemberAdded,
     TeamMemberRemoved,
@@ -94,6 +102,33 @@ class Finding(BaseModel):
     key: str
     found_at: datetime
     evidence: str
+    due: datetime | None = None  # when the rule started to hold (the passed deadline)
+
+
+class EpisodeStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CLOSED = "closed"  # its cause cleared, or the trajectory left care
+
+
+class Episode(BaseModel):
+    """An escalation episode as the trajectory knows it (the ladder runs in a child
+    workflow; every step it takes is an event in this trajectory's stream)."""
+
+    model_config = ConfigDict(frozen=True)
+    episode_id: str
+    rule: str
+    finding_refs: tuple[str, ...]
+    concerned_professional_id: str | None = None
+    opened_at: datetime
+    status: EpisodeStatus = EpisodeStatus.OPEN
+    level: int = 0
+    assignee_id: str | None = None
+    role: str | None = None
+    deadline: datetime | None = None
+    acknowledged_by: tuple[str, ...] = ()
+    reminders: int = 0
+    decision: str | None = None
 
 
 class TrajectoryState(BaseModel):
@@ -139,6 +174,8 @@ class TrajectoryState(BaseModel):
     aftercare_ends_at: datetime | None = None
     check_ins: tuple[CheckIn, ...] = ()
     reopen_count: int = 0
+    failed_contacts: tuple[datetime, ...] = ()  # since the family was last reached
+    episodes: tuple[Episode, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -153,6 +190,17 @@ class TrajectoryState(BaseModel):
     def has_finding(self, rule: str, key: str) -> bool:
         return any(f.rule == rule and f.key == key for f in self.findings)
 
+    def episode(self, episode_id: str) -> Episode | None:
+        return next((e for e in self.episodes if e.episode_id == episode_id), None)
+
+    @property
+    def open_episodes(self) -> tuple[Episode, ...]:
+        return tuple(e for e in self.episodes if e.status is EpisodeStatus.OPEN)
+
+
+def finding_ref(rule: str, key: str) -> str:
+    return f"{rule}:{key}"
+
 
 def stream_id_for(case_id: str) -> str:
     return f"trajectory-{case_id}"
@@ -162,6 +210,12 @@ def _with_check_in(state: TrajectoryState, index: int,
                    status: CheckInStatus) -> tuple[CheckIn, ...]:
     return tuple(c.model_copy(update={"status": status}) if c.index == index else c
                  for c in state.check_ins)
+
+
+def _with_episode(state: TrajectoryState, episode_id: str, **changes: object
+                  ) -> tuple[Episode, ...]:
+    return tuple(e.model_copy(update=changes) if e.episode_id == episode_id else e
+                 for e in state.episodes)
 
 
 def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> TrajectoryState:
@@ -221,6 +275,7 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
             update: dict[str, object] = {
                 "plan": event.plan, "plan_version": event.plan_version,
                 "plan_source": event.source, "evaluated_dates": (),
+                "final_evaluation_done": False,
                 "first_plan_at": s.first_plan_at or at}
             if event.source is PlanSource.FAMILY_GROUP_PLAN:
                 update["fgp_status"] = FamilyGroupPlanStatus.SUBMITTED
@@ -243,14 +298,16 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
                 "evaluations": s.evaluations + 1, "last_evaluated_at": at, "plan": plan,
                 "evaluated_dates": held,
                 "no_progress_streak": s.no_progress_streak + 1 if stalled else 0,
-                "final_evaluation_done": s.final_evaluation_done or event.final})
+                # Only the latest evaluation counts: a later, non-final one reopens
+                # the cycle, and a new plan version needs its own final evaluation.
+                "final_evaluation_done": event.final})
         case WrittenCopyRequested():
             return s.model_copy(update={"written_copy_due": event.due})
         case WrittenCopyProvided():
             return s.model_copy(update={"written_copy_due": None})
         case StagnationFound():
             finding = Finding(rule=event.rule.value, key=event.key, found_at=at,
-                              evidence=event.evidence)
+                              evidence=event.evidence, due=event.due)
             return s.model_copy(update={"findings": (*s.findings, finding)})
         case PartnerSignalRecorded():
             return s.model_copy(update={"signal_keys": (*s.signal_keys,
@@ -283,6 +340,37 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
                 "final_evaluation_done": False, "manager_review": None,
                 "closed_at": None, "closure_reason": None, "aftercare_ends_at": None,
                 "check_ins": ()})
+        case ContactAttempted():
+            contacts = () if event.reached else (*s.failed_contacts, at)
+            return s.model_copy(update={"failed_contacts": contacts})
+        case EscalationOpened():
+            episode = Episode(episode_id=event.episode_id, rule=event.rule.value,
+                              finding_refs=(event.finding_key,), opened_at=at,
+                              concerned_professional_id=event.concerned_professional_id)
+            return s.model_copy(update={"episodes": (*s.episodes, episode)})
+        case EscalationFindingAttached():
+            current = s.episode(event.episode_id)
+            assert current is not None
+            return s.model_copy(update={"episodes": _with_episode(
+                s, event.episode_id, finding_refs=(*current.finding_refs, event.finding_key))})
+        case EscalationLevelAssigned():
+            return s.model_copy(update={"episodes": _with_episode(
+                s, event.episode_id, level=event.level, assignee_id=event.assignee_id,
+                role=event.role, deadline=event.deadline, acknowledged_by=())})
+        case EscalationAcknowledged():
+            current = s.episode(event.episode_id)
+            assert current is not None
+            return s.model_copy(update={"episodes": _with_episode(
+                s, event.episode_id, acknowledged_by=(*current.acknowledged_by, event.by))})
+        case EscalationResolved():
+            return s.model_copy(update={"episodes": _with_episode(
+                s, event.episode_id, status=EpisodeStatus.RESOLVED, decision=event.decision)})
+        case EscalationClosed():
+            return s.model_copy(update={"episodes": _with_episode(
+                s, event.episode_id, status=EpisodeStatus.CLOSED)})
+        case RegionAlerted():
+            return s.model_copy(update={"episodes": _with_episode(
+                s, event.episode_id, reminders=event.reminder)})
         case AftercareEnded():
             return s.model_copy(update={"phase": Phase.ENDED, "end_reason": "aftercare ended"})
     raise TypeError(f"evolve does not know {type(event).__name__}")

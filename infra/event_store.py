@@ -12,6 +12,9 @@ Guarantees, each proven by `tests/infra/test_event_store_contract.py`:
   serialised, so identity values are handed out and committed in the same order.
   Readers take no lock that conflicts with it.
 - Personal fields are sealed with a per-subject key; `erase_subject` destroys the key.
+- Notifications passed to `append` are written to the `outbox` in the same transaction as
+  the events (none if the append fails or is a retry), and wake the dispatcher
+  (infra/outbox.py) through NOTIFY on `OUTBOX_NOTIFY_CHANNEL` when that commits.
 """
 
 from __future__ import annotations
@@ -26,11 +29,15 @@ import asyncpg
 
 from domain.event_codec import DOMAIN_CODEC, EventCodec
 from domain.events import EventMetadata, NewEvent, RecordedEvent
+from domain.notifications import Notification
 from domain.personal import JsonPath, may_hold_personal_data, personal_values
 from infra.personal_data import SEALED, new_key, seal, sealed_subjects, unseal
 from infra.pgtypes import Conn
 
 NOTIFY_CHANNEL = "regie_events"
+# Here rather than in infra/outbox.py: the store sends it, and importing the dispatcher
+# (and httpx) into everything that appends would be for one string.
+OUTBOX_NOTIFY_CHANNEL = "regie_outbox"
 
 
 class EventStoreError(Exception):
@@ -66,7 +73,11 @@ class AppendResult:
 
 class EventStore(Protocol):
     async def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        notifications: Sequence[Notification] = (),
     ) -> AppendResult: ...
 
     async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]: ...
@@ -100,7 +111,7 @@ FROM inserted
 # LOCK TABLE that precedes this statement in the same transaction, so nothing can slip in
 # between the checks and the insert. The caller tells the outcomes apart by `clashes`
 # (a retry or a conflict: checked first, as in the two-step path) and `actual`.
-_CHECK_AND_INSERT = """
+_CHECK_AND_INSERT_CTES = """
 WITH current AS (
     SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
 ), clash AS (
@@ -113,13 +124,71 @@ WITH current AS (
                 $7::jsonb[], $8::jsonb[]) AS u(v, e, t, s, o, m, d)
     WHERE (SELECT version FROM current) = $10 AND (SELECT n FROM clash) = 0
     RETURNING position
-)
+)"""
+
+_CHECK_AND_INSERT_RESULT = """
 SELECT (SELECT version FROM current) AS actual,
        (SELECT n FROM clash) AS clashes,
        (SELECT array_agg(position ORDER BY position) FROM inserted) AS positions,
        (SELECT pg_notify($9, max(position)::text) FROM inserted HAVING count(*) > 0)
-           AS notified
+           AS notified"""
+
+
+def _outbox_insert(stream_id: str, event_id: str, first: int, condition: str = "true") -> str:
+    """The outbox INSERT of an append: `stream_id` and `event_id` are SQL expressions,
+    the seven column arrays (`_outbox_columns`) are parameters numbered from `first`.
+    `condition` gates the insert. In the fast path it is the check that gates the events'
+    insert: that statement also runs (and commits) for a retry, which inserts no events
+    and so must insert no notifications either; ON CONFLICT only covers the keys the
+    original append wrote. (A conflict raises and rolls everything back anyway.)
+    """
+    p = [f"${first + i}" for i in range(7)]
+    return f"""INSERT INTO outbox (idempotency_key, stream_id, event_id, recipient_id, role,
+                        organisation_id, channel, case_id, case_link, message)
+    SELECT k, {stream_id}, {event_id}, r, ro, org,
+           CASE WHEN org IS NULL THEN 'log' ELSE 'webhook' END, c, l, m
+    FROM unnest({p[0]}::text[], {p[1]}::text[], {p[2]}::text[], {p[3]}::text[],
+                {p[4]}::text[], {p[5]}::text[], {p[6]}::text[])
+         AS notification(k, r, ro, org, c, l, m)
+    WHERE {condition}
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id"""
+
+
+_CHECK_AND_INSERT = _CHECK_AND_INSERT_CTES + _CHECK_AND_INSERT_RESULT
+
+# The same with the step's notifications: still one round trip, and the outbox rows are
+# written under exactly the condition that writes the events. A separate statement (not
+# always this one) so that the common append without notifications pays nothing for it.
+_CHECK_AND_INSERT_WITH_OUTBOX = (
+    _CHECK_AND_INSERT_CTES
+    + """, outboxed AS (
+    """ + _outbox_insert("$1", "($3::uuid[])[1]", 11,
+                         "(SELECT version FROM current) = $10 AND (SELECT n FROM clash) = 0")
+    + """
+)""" + _CHECK_AND_INSERT_RESULT + """,
+       (SELECT pg_notify($18, count(*)::text) FROM outboxed HAVING count(*) > 0)
+           AS outbox_notified
 """
+)
+
+# The slow path's outbox write, after its events' insert in the same transaction.
+_INSERT_OUTBOX = (
+    "WITH outboxed AS (\n    " + _outbox_insert("$1", "$2::uuid", 3) + "\n)\n"
+    "SELECT pg_notify($10, count(*)::text) FROM outboxed HAVING count(*) > 0"
+)
+
+
+def _outbox_columns(notifications: Sequence[Notification]) -> list[list[str | None]]:
+    return [
+        [n.idempotency_key for n in notifications],
+        [n.recipient_id for n in notifications],
+        [n.role.value for n in notifications],
+        [n.organisation_id for n in notifications],
+        [n.case_id for n in notifications],
+        [n.case_link for n in notifications],
+        [n.message for n in notifications],
+    ]
 
 
 class PostgresEventStore:
@@ -135,17 +204,33 @@ class PostgresEventStore:
     # -- writing -------------------------------------------------------------------------
 
     async def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        notifications: Sequence[Notification] = (),
     ) -> AppendResult:
+        """Append `events` and, in the same transaction, write `notifications` to the
+        outbox: both are stored, or (on any error) neither. A retry of an append that
+        is already stored writes no notifications."""
         if not stream_id:
             raise ValueError("stream_id must not be empty")
         if expected_version < 0:
             raise ValueError(f"expected_version must be >= 0, got {expected_version}")
         if not events:
+            if notifications:
+                raise ValueError("notifications need events: they are written with the "
+                                 "events of the step that causes them")
             return AppendResult(stream_id, [], expected_version)
         ids = [e.event_id for e in events]
         if len(set(ids)) != len(ids):
             raise EventIdConflictError("the same event id appears twice in one append")
+        keys = [n.idempotency_key for n in notifications]
+        if len(set(keys)) != len(keys):
+            # Within one append this is a bug in the caller, not a retry: two different
+            # notifications would silently become one.
+            raise ValueError("the same notification idempotency key appears twice in one "
+                             "append")
 
         fields_per_event = [
             personal_values(e.payload) if may_hold_personal_data(type(e.payload)) else []
@@ -155,8 +240,11 @@ class PostgresEventStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
             if not any(fields_per_event):
+                outbox_args: list[Any] = []
+                if notifications:
+                    outbox_args = [*_outbox_columns(notifications), OUTBOX_NOTIFY_CHANNEL]
                 row = await conn.fetchrow(
-                    _CHECK_AND_INSERT,
+                    _CHECK_AND_INSERT_WITH_OUTBOX if notifications else _CHECK_AND_INSERT,
                     stream_id,
                     versions,
                     ids,
@@ -167,6 +255,7 @@ class PostgresEventStore:
                     [e.payload.model_dump_json() for e in events],
                     NOTIFY_CHANNEL,
                     expected_version,
+                    *outbox_args,
                 )
                 assert row is not None
                 if row["clashes"]:
@@ -206,6 +295,9 @@ class PostgresEventStore:
                 NOTIFY_CHANNEL,
             )
             assert row is not None
+            if notifications:
+                await conn.execute(_INSERT_OUTBOX, stream_id, ids[0],
+                                   *_outbox_columns(notifications), OUTBOX_NOTIFY_CHANNEL)
             return AppendResult(stream_id, list(row["positions"]),
                                 expected_version + len(events))
 

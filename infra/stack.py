@@ -247,6 +247,7 @@ class Stack:
         self.temporal: Child | None = None
         self.worker: Child | None = None
         self.projector: Child | None = None
+        self.dispatcher: Child | None = None
         self.gateway: Child | None = None
         self.stop_requested = asyncio.Event()
         self.force = asyncio.Event()
@@ -281,7 +282,8 @@ class Stack:
         return f"http://{host}:{self.settings.gateway_port}"
 
     def children(self) -> list[Child]:
-        return [c for c in (self.temporal, self.worker, self.projector, self.gateway)
+        return [c for c in (self.temporal, self.worker, self.projector, self.dispatcher,
+                            self.gateway)
                 if c is not None]
 
     def _fail_if_a_child_exited(self) -> None:
@@ -321,6 +323,10 @@ class Stack:
                                   stop_signal=signal.SIGINT, stop_timeout=15.0)
         self.projector = await spawn("projector", [python, "-m", "workers.projector"], env,
                                      stop_signal=signal.SIGINT)
+        # After the projector, stopped before it. It finishes the POSTs in flight on SIGINT;
+        # one killed mid-POST is safe too (the attempt is redone, see infra/outbox.py).
+        self.dispatcher = await spawn("dispatcher", [python, "-m", "workers.dispatcher"], env,
+                                      stop_signal=signal.SIGINT, stop_timeout=15.0)
         self.gateway = await spawn("gateway", [python, "-m", "workers.gateway"], env)
         await self._wait_for_worker()
         await self._wait_until("gateway", lambda: http_ok(self.gateway_url + "/health"),
@@ -466,7 +472,8 @@ class Stack:
 
     async def stop(self) -> None:
         self.stopping = True
-        for child in (self.gateway, self.projector, self.worker, self.temporal):
+        for child in (self.gateway, self.dispatcher, self.projector, self.worker,
+                      self.temporal):
             if child is not None:
                 await stop_child(child, self.force)
         if self.postgres is not None:

@@ -8,7 +8,8 @@ import contextlib
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.case_context import CaseContextActivities
+from activities.case_context import CaseContextActivities, dutch_holidays
+from activities.directory import DirectoryActivities
 from activities.event_store import EventStoreActivities
 from domain.policy import RegionPolicy
 from infra.database import create_pool
@@ -17,21 +18,24 @@ from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect, workflow_runner
+from workflows.escalation import EscalationEpisodeWorkflow
 from workflows.trajectory import FamilyTrajectoryWorkflow
 
-WORKFLOWS = [FamilyTrajectoryWorkflow]
+WORKFLOWS = [FamilyTrajectoryWorkflow, EscalationEpisodeWorkflow]
 
 
 def build_worker(client: Client, store: PostgresEventStore, task_queue: str,
                  policy: RegionPolicy | None = None) -> Worker:
     store_activities = EventStoreActivities(store)
     context = CaseContextActivities(policy or RegionPolicy(), store.pool)
+    directory = DirectoryActivities(store.pool)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[store_activities.append_events, store_activities.read_stream,
-                    context.current_policy, context.coordinator_caseload],
+                    context.current_policy, context.coordinator_caseload, dutch_holidays,
+                    directory.resolve_escalation_assignee],
         workflow_runner=workflow_runner(),
     )
 

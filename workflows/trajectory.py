@@ -25,12 +25,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
+
+from workflows.escalation import (
+    EpisodeEnded,
+    EpisodeInput,
+    EscalationEpisodeWorkflow,
+    episode_workflow_id,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_context import CaseloadRequest, PolicyRequest
     from activities.event_store import AppendEventsInput, AppendEventsResult, ReadStreamInput
     from domain.commands import (
+        AcknowledgeEscalation,
         AddTeamMember,
         AdjustPlan,
         AdoptPlan,
@@ -46,13 +54,16 @@ with workflow.unsafe.imports_passed_through():
         PartnerSignal,
         ProvideWrittenCopy,
         RecordCheckIn,
+        RecordContactAttempt,
         RecordFamilyPreference,
         RecordIntake,
         RecordManagerReview,
         ReferFamily,
         RemoveTeamMember,
         ReportProgress,
+        ReportStagnation,
         RequestWrittenCopy,
+        ResolveEscalation,
         ShareInformation,
         SkipFamilyGroupPlan,
         StartCare,
@@ -62,7 +73,17 @@ with workflow.unsafe.imports_passed_through():
     from domain.deadlines import due_events, next_deadline
     from domain.decide import DecisionContext, decide
     from domain.errors import DomainError
-    from domain.events import EventMetadata, EventPayload, RecordedEvent, StagnationFound
+    from domain.escalation import LevelStep, RegionAlert, record_alert, record_step
+    from domain.events import (
+        EscalationClosed,
+        EscalationOpened,
+        EscalationResolved,
+        EventMetadata,
+        EventPayload,
+        RecordedEvent,
+        StagnationFound,
+    )
+    from domain.notifications import Notification, RecipientRole
     from domain.policy import RegionPolicy
     from domain.trajectory import (
         Phase,
@@ -180,7 +201,8 @@ class FamilyTrajectoryWorkflow:
                     self._on_stagnation(payload)
 
     def _on_stagnation(self, finding: StagnationFound) -> None:
-        """Hook for the escalation ladder; the finding is already in the store."""
+        """Log line for operators; the escalation bookkeeping (`due_events`) opens or
+        joins an episode for the finding right after, in the same loop."""
         workflow.logger.info("stagnation found", extra={
             "case_id": self._case_id, "rule": finding.rule.value, "key": finding.key})
 
@@ -242,7 +264,8 @@ class FamilyTrajectoryWorkflow:
         return CommandResult(case_id=self._case_id, version=self._state.version,
                              recorded=bool(payloads))
 
-    async def _append(self, payloads: list[EventPayload], actor: str) -> None:
+    async def _append(self, payloads: list[EventPayload], actor: str,
+                      notifications: tuple[Notification, ...] = ()) -> None:
         if not payloads:
             return
         info = workflow.info()
@@ -253,7 +276,8 @@ class FamilyTrajectoryWorkflow:
         result: AppendEventsResult = await workflow.execute_activity(
             "append_events",
             AppendEventsInput(stream_id=self._stream_id, case_id=self._case_id,
-                              expected_version=self._state.version, events=events),
+                              expected_version=self._state.version, events=events,
+                              notifications=list(notifications)),
             result_type=AppendEventsResult,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
@@ -265,6 +289,76 @@ class FamilyTrajectoryWorkflow:
             raise RuntimeError(f"store is at version {result.last_version}, "
                                f"state at {state.version}")
         self._state = state
+        await self._steer_episodes(payloads)
+
+    # -- escalation episodes (child workflows) ------------------------------------------
+
+    async def _steer_episodes(self, payloads: list[EventPayload]) -> None:
+        """Start the ladder of each episode just opened; tell an episode that ended."""
+        assert self._policy is not None
+        for payload in payloads:
+            if isinstance(payload, EscalationOpened):
+                finding = next(f for f in reversed(self._state.findings)
+                               if f"{f.rule}:{f.key}" == payload.finding_key)
+                # ABANDON: the episode outlives this run when the trajectory continues
+                # as new; it signals the trajectory by workflow id, so the new run gets it.
+                await workflow.start_child_workflow(
+                    EscalationEpisodeWorkflow.run,
+                    EpisodeInput(case_id=self._case_id, episode_id=payload.episode_id,
+                                 region_id=self._policy.region,
+                                 parent_workflow_id=workflow.info().workflow_id,
+                                 coordinator_id=self._state.coordinator_id,
+                                 concerned_professional_id=payload.concerned_professional_id,
+                                 opened_because=finding.evidence,
+                                 stagnated_at=finding.due or finding.found_at),
+                    id=episode_workflow_id(self._case_id, payload.episode_id),
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+            elif isinstance(payload, EscalationResolved | EscalationClosed):
+                reason = (payload.reason if isinstance(payload, EscalationClosed)
+                          else f"resolved by {payload.by} at level {payload.level}")
+                child = workflow.get_external_workflow_handle(
+                    episode_workflow_id(self._case_id, payload.episode_id))
+                try:
+                    await child.signal(EscalationEpisodeWorkflow.end,
+                                       EpisodeEnded(reason=reason))
+                except FailureError:
+                    # The episode's workflow is gone already (it failed, or an operator
+                    # ended it); the event above is what counts.
+                    workflow.logger.warning("episode workflow not running", extra={
+                        "case_id": self._case_id, "episode_id": payload.episode_id})
+
+    def _notification(self, key: str, recipient_id: str, role: RecipientRole,
+                      organisation_id: str | None, message: str) -> Notification:
+        return Notification(
+            idempotency_key=f"{self._case_id}:{key}", recipient_id=recipient_id, role=role,
+            organisation_id=organisation_id, case_id=self._case_id,
+            case_link=f"/v1/trajectories/{self._case_id}", message=message)
+
+    @workflow.signal
+    async def escalation_step(self, step: LevelStep) -> None:
+        await workflow.wait_condition(lambda: self._ready)
+        async with self._lock:
+            payloads = record_step(self._state, step)
+            note = self._notification(
+                f"{step.episode_id}:level-{step.level}", step.assignee_id,
+                RecipientRole(step.role), step.organisation_id,
+                f"Opschaling {step.episode_id} (case {self._case_id}) is with you at level "
+                f"{step.level}; respond by {step.deadline:%Y-%m-%d %H:%M} UTC. {step.reason}")
+            await self._append(payloads, "system:escalation", (note,) if payloads else ())
+
+    @workflow.signal
+    async def escalation_alert(self, alert: RegionAlert) -> None:
+        await workflow.wait_condition(lambda: self._ready)
+        async with self._lock:
+            payloads = record_alert(self._state, alert)
+            note = self._notification(
+                f"{alert.episode_id}:alert-{alert.reminder}", alert.region_id,
+                RecipientRole.REGION, alert.organisation_id,
+                f"Region {alert.region_id}: escalation {alert.episode_id} of case "
+                f"{self._case_id} passed its last deadline without a decision "
+                f"(reminder {alert.reminder}); next reminder "
+                f"{alert.next_reminder:%Y-%m-%d}.")
+            await self._append(payloads, "system:escalation", (note,) if payloads else ())
 
     # -- signals ---------------------------------------------------------------------
 
@@ -473,6 +567,38 @@ class FamilyTrajectoryWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def record_contact_attempt(self, command: RecordContactAttempt) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @record_contact_attempt.validator
+    def _v_record_contact_attempt(self, command: RecordContactAttempt) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def report_stagnation(self, command: ReportStagnation) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @report_stagnation.validator
+    def _v_report_stagnation(self, command: ReportStagnation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def acknowledge_escalation(self, command: AcknowledgeEscalation) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @acknowledge_escalation.validator
+    def _v_acknowledge_escalation(self, command: AcknowledgeEscalation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def resolve_escalation(self, command: ResolveEscalation) -> CommandResult:
+        return await self._execute(command, command.actor)
+
+    @resolve_escalation.validator
+    def _v_resolve_escalation(self, command: ResolveEscalation) -> None:
+        self._validate(command)
+
+    @workflow.update
     async def record_check_in(self, command: RecordCheckIn) -> CommandResult:
         return await self._execute(command, command.actor)
 
@@ -517,4 +643,10 @@ COMMANDS: dict[str, tuple[Any, type[Command]]] = {
                               RecordManagerReview),
     "close": (FamilyTrajectoryWorkflow.close, CloseTrajectory),
     "record_check_in": (FamilyTrajectoryWorkflow.record_check_in, RecordCheckIn),
+    "record_contact_attempt": (FamilyTrajectoryWorkflow.record_contact_attempt,
+                               RecordContactAttempt),
+    "report_stagnation": (FamilyTrajectoryWorkflow.report_stagnation, ReportStagnation),
+    "acknowledge_escalation": (FamilyTrajectoryWorkflow.acknowledge_escalation,
+                               AcknowledgeEscalation),
+    "resolve_escalation": (FamilyTrajectoryWorkflow.resolve_escalation, ResolveEscalation),
 }

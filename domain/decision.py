@@ -1,0 +1,64 @@
+"""What every decider shares: the context of a decision, the registry of deciders by
+command type, and the guards that refuse a command with a caseworker's message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from domain.errors import DomainError
+from domain.events import EventPayload
+from domain.policy import RegionPolicy
+from domain.trajectory import Phase, TrajectoryState
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    now: datetime
+    policy: RegionPolicy
+    # Active trajectories of the proposed coordinator, from the read model. None while
+    # validating (the validator cannot look it up); the handler decides with the number.
+    coordinator_caseload: int | None = None
+
+
+C = TypeVar("C")
+Decider = Callable[[Any, TrajectoryState, DecisionContext], list[EventPayload]]
+DECIDERS: dict[type, Decider] = {}
+
+
+def decides(command_type: type[C]) -> Callable[[Callable[[C, TrajectoryState, DecisionContext],
+                                                          list[EventPayload]]], Decider]:
+    def register(fn: Callable[[C, TrajectoryState, DecisionContext],
+                              list[EventPayload]]) -> Decider:
+        DECIDERS[command_type] = fn
+        return fn
+    return register
+
+
+
+def decider_for(command: object) -> Decider:
+    decider = DECIDERS.get(type(command))
+    if decider is None:
+        raise TypeError(f"no decider for {type(command).__name__}")
+    return decider
+
+
+def require_phase(state: TrajectoryState, *phases: Phase, doing: str) -> None:
+    if state.phase not in phases:
+        wanted = " or ".join(p.value for p in phases)
+        raise DomainError(
+            f"cannot {doing} now: the trajectory is {state.phase}, this needs it to be "
+            f"{wanted}", code="wrong_phase")
+
+
+def require_open(state: TrajectoryState, doing: str) -> None:
+    require_phase(state, Phase.REFERRED, Phase.ACCEPTED, Phase.IN_CARE, doing=doing)
+
+
+def require_member(state: TrajectoryState, person_id: str, what: str) -> None:
+    if state.member(person_id) is None:
+        known = ", ".join(m.person_id for m in state.members)
+        raise DomainError(f"{what} {person_id} is not a member of this family "
+                          f"(members: {known})", code="unknown_member")

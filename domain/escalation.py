@@ -1,0 +1,281 @@
+"""Escalation (opschaling): stagnation findings open episodes that climb a ladder.
+
+Level 1 is the care coordinator, level 2 the manager of the coordinator (or of the
+professional whose agreement is overdue), level 3 the regional process director, who can
+make a binding decision (doorzettingsmacht). The ladder's clock runs in a child workflow
+(`workflows/escalation.py`); this module holds the rules, pure:
+
+- `episode_bookkeeping(state)`: findings open an episode, or join the open episode of the
+  same cause (the same rule), so one cause never has two open episodes; an episode whose
+  findings have all cleared closes itself, saying so.
+- `record_step` / `record_alert`: the child workflow's steps, as events of the trajectory.
+- deciders for the commands: acknowledge, resolve (a binding decision at level 3, whose
+  follow-up actions become plan agreements), contact attempts, reported stagnation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.commands import (
+    AcknowledgeEscalation,
+    RecordContactAttempt,
+    ReportStagnation,
+    ResolveEscalation,
+)
+from domain.decision import DecisionContext, decides, require_open
+from domain.errors import DomainError
+from domain.events import (
+    ContactAttempted,
+    EscalationAcknowledged,
+    EscalationClosed,
+    EscalationFindingAttached,
+    EscalationLevelAssigned,
+    EscalationOpened,
+    EscalationResolved,
+    EventPayload,
+    PlanAdopted,
+    RegionAlerted,
+    StagnationFound,
+    StagnationRule,
+)
+from domain.model import Frozen
+from domain.plan import PlanDecision, PlanSource
+from domain.trajectory import EpisodeStatus, Finding, TrajectoryState, finding_ref
+
+BINDING_AUTHORITY = "doorzettingsmacht of the regionale procesregisseur jeugd"
+TOP_LEVEL = 3
+
+
+def _cleared(finding: Finding, state: TrajectoryState) -> str | None:
+    """Why the cause of `finding` no longer holds, or None while it still does."""
+    rule = StagnationRule(finding.rule)
+    if rule is StagnationRule.WAITING_NORM_INTAKE and state.intake_at is not None:
+        return "the intake was held"
+    if rule is StagnationRule.WAITING_NORM_CARE_START and state.care_started_at is not None:
+        return "care started"
+    if rule is StagnationRule.PLAN_NOT_ADOPTED and state.plan is not None:
+        return "a plan was adopted"
+    if rule is StagnationRule.WRITTEN_COPY_OVERDUE and state.written_copy_due is None:
+        return "the written copy was provided"
+    if rule is StagnationRule.EVALUATION_OVERDUE:
+        _, version, day = finding.key.split(":", 2)
+        if state.plan_version > int(version.removeprefix("v")):
+            return "a new plan version was adopted"
+        if day in {str(d) for d in state.evaluated_dates}:
+            return "the evaluation was held"
+    if rule is StagnationRule.AGREEMENT_OVERDUE:
+        agreement_id = finding.key.split(":")[1]
+        in_plan = state.plan is not None and any(
+            a.agreement_id == agreement_id for a in state.plan.agreements)
+        if agreement_id in state.completed_agreements:
+            return f"agreement {agreement_id} was done"
+        if not in_plan:
+            return f"agreement {agreement_id} is no longer in the plan"
+    if rule is StagnationRule.NO_PROGRESS and state.no_progress_streak == 0:
+        return "an evaluation showed progress"
+    if rule is StagnationRule.FAMILY_UNREACHABLE and not state.failed_contacts:
+        return "the family was reached again"
+    return None
+
+
+def _concerned_professional(finding: Finding, state: TrajectoryState) -> str | None:
+    """For an overdue agreement: its owner, if a professional (their manager is asked)."""
+    if finding.rule != StagnationRule.AGREEMENT_OVERDUE.value or state.plan is None:
+        return None
+    agreement_id = finding.key.split(":")[1]
+    owner = next((a.owner for a in state.plan.agreements if a.agreement_id == agreement_id),
+                 None)
+    member = state.team_member(owner) if owner else None
+    return owner if member is not None and member.is_professional else None
+
+
+def episode_bookkeeping(state: TrajectoryState) -> list[EventPayload]:
+    events: list[EventPayload] = []
+    known = {ref for e in state.episodes for ref in e.finding_refs}
+    open_by_rule = {e.rule: e.episode_id for e in state.open_episodes}
+    count = len(state.episodes)
+    if state.is_open:
+        for finding in state.findings:
+            ref = finding_ref(finding.rule, finding.key)
+            if ref in known or _cleared(finding, state) is not None:
+                continue
+            if finding.rule in open_by_rule:
+                events.append(EscalationFindingAttached(episode_id=open_by_rule[finding.rule],
+                                                        finding_key=ref))
+            else:
+                count += 1
+                episode_id = f"ep-{count}"
+                open_by_rule[finding.rule] = episode_id
+                events.append(EscalationOpened(
+                    episode_id=episode_id, rule=StagnationRule(finding.rule), finding_key=ref,
+                    concerned_professional_id=_concerned_professional(finding, state)))
+            known.add(ref)
+    findings = {finding_ref(f.rule, f.key): f for f in state.findings}
+    for episode in state.open_episodes:
+        if not state.is_open:
+            events.append(EscalationClosed(
+                episode_id=episode.episode_id,
+                reason=f"the trajectory left care ({state.phase}); nothing left to escalate"))
+            continue
+        if episode.rule == StagnationRule.REPORTED.value:
+            continue  # a reported stagnation is settled by a decision, not by a clock
+        reasons = [_cleared(findings[ref], state) for ref in episode.finding_refs]
+        if all(reasons):
+            events.append(EscalationClosed(
+                episode_id=episode.episode_id,
+                reason="the cause cleared: " + "; ".join(sorted({r for r in reasons if r}))))
+    return events
+
+
+def unreachable_since(state: TrajectoryState, attempts: int, period_days: int
+                      ) -> datetime | None:
+    """The first failed contact of a window of `period_days` holding `attempts` failures
+    (care avoidance), or None. Windows are looked for among the failures since the
+    family was last reached."""
+    failures = state.failed_contacts
+    for i in range(len(failures) - attempts + 1):
+        if (failures[i + attempts - 1] - failures[i]).days < period_days:
+            return failures[i]
+    return None
+
+
+# -- the child workflow's steps, recorded by the trajectory -----------------------------
+
+
+class LevelStep(Frozen):
+    """The episode's ladder moved to `level`; the child workflow computed the deadline
+    in Dutch working days and looked the assignee up in the directory."""
+
+    episode_id: str
+    level: int
+    assignee_id: str
+    role: str
+    organisation_id: str | None = None
+    deadline: datetime
+    reason: str
+
+
+class RegionAlert(Frozen):
+    episode_id: str
+    reminder: int
+    region_id: str
+    recipient_id: str
+    organisation_id: str | None = None
+    next_reminder: datetime
+
+
+def record_step(state: TrajectoryState, step: LevelStep) -> list[EventPayload]:
+    episode = state.episode(step.episode_id)
+    if episode is None or episode.status is not EpisodeStatus.OPEN:
+        return []
+    if step.level < episode.level or (step.level == episode.level and (
+            episode.deadline is not None and step.deadline <= episode.deadline)):
+        return []  # stale or repeated: the episode moved on already
+    return [EscalationLevelAssigned(episode_id=step.episode_id, level=step.level,
+                                    assignee_id=step.assignee_id, role=step.role,
+                                    deadline=step.deadline, reason=step.reason)]
+
+
+def record_alert(state: TrajectoryState, alert: RegionAlert) -> list[EventPayload]:
+    episode = state.episode(alert.episode_id)
+    if (episode is None or episode.status is not EpisodeStatus.OPEN
+            or episode.reminders >= alert.reminder):
+        return []
+    return [RegionAlerted(episode_id=alert.episode_id, reminder=alert.reminder,
+                          region_id=alert.region_id, next_reminder=alert.next_reminder)]
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def _open_episode(state: TrajectoryState, episode_id: str) -> tuple[int, str]:
+    episode = state.episode(episode_id)
+    if episode is None:
+        known = ", ".join(e.episode_id for e in state.open_episodes) or "none"
+        raise DomainError(f"there is no escalation episode {episode_id} (open: {known})")
+    if episode.status is not EpisodeStatus.OPEN:
+        raise DomainError(f"escalation episode {episode_id} is already {episode.status.value}",
+                          code="episode_closed")
+    if episode.assignee_id is None:
+        raise DomainError(f"escalation episode {episode_id} has no assignee yet; try again in "
+                          "a moment")
+    return episode.level, episode.assignee_id
+
+
+@decides(AcknowledgeEscalation)
+def _acknowledge(command: AcknowledgeEscalation, state: TrajectoryState,
+                 ctx: DecisionContext) -> list[EventPayload]:
+    level, assignee = _open_episode(state, command.episode_id)
+    if command.by != assignee:
+        raise DomainError(f"episode {command.episode_id} is with {assignee} (level {level}); "
+                          f"{command.by} cannot acknowledge it", code="not_assignee")
+    episode = state.episode(command.episode_id)
+    if episode is not None and command.by in episode.acknowledged_by:
+        return []
+    return [EscalationAcknowledged(episode_id=command.episode_id, level=level, by=command.by)]
+
+
+@decides(ResolveEscalation)
+def _resolve(command: ResolveEscalation, state: TrajectoryState,
+             ctx: DecisionContext) -> list[EventPayload]:
+    level, assignee = _open_episode(state, command.episode_id)
+    if command.by != assignee:
+        raise DomainError(f"episode {command.episode_id} is with {assignee} (level {level}); "
+                          f"only they can resolve it now", code="not_assignee")
+    for action in command.follow_ups:
+        if action.owner is None or action.due is None:
+            raise DomainError(f"follow-up {action.agreement_id} needs an owner and a due date")
+        if action.due <= ctx.now.date():
+            raise DomainError(f"follow-up {action.agreement_id} must be due in the future")
+        if state.team_member(action.owner) is None and state.member(action.owner) is None:
+            raise DomainError(f"follow-up {action.agreement_id}: owner {action.owner} is "
+                              "neither a team member nor a family member")
+        if state.plan is not None and any(a.agreement_id == action.agreement_id
+                                          for a in state.plan.agreements):
+            raise DomainError(f"agreement id {action.agreement_id} is already in the plan")
+    binding = level >= TOP_LEVEL
+    events: list[EventPayload] = [EscalationResolved(
+        episode_id=command.episode_id, level=level, by=command.by, decision=command.decision,
+        follow_ups=command.follow_ups, binding=binding,
+        authority=BINDING_AUTHORITY if binding else None)]
+    evaluation_date = state.plan.evaluation_date if state.plan is not None else None
+    if command.next_evaluation_date is not None:
+        if command.next_evaluation_date <= ctx.now.date():
+            raise DomainError("the next evaluation date must be in the future")
+        evaluation_date = command.next_evaluation_date
+    elif state.plan is not None and (evaluation_date is None
+                                     or evaluation_date <= ctx.now.date()):
+        raise DomainError(f"the plan's evaluation date {evaluation_date} has passed; the "
+                          "decision must set next_evaluation_date, so the plan stays active")
+    if state.plan is not None:
+        decision = PlanDecision(episode_id=command.episode_id, decided_by=command.by,
+                                decision=command.decision, binding=binding,
+                                authority=BINDING_AUTHORITY if binding else None)
+        plan = state.plan.model_copy(update={
+            "agreements": (*state.plan.agreements, *command.follow_ups),
+            "decisions": (*state.plan.decisions, decision),
+            "evaluation_date": evaluation_date})
+        events.append(PlanAdopted(plan_version=state.plan_version + 1,
+                                  source=PlanSource.ESCALATION, plan=plan))
+    elif command.follow_ups:
+        raise DomainError("there is no plan yet for the follow-up actions to join; adopt a "
+                          "plan first, or resolve without follow-ups")
+    return events
+
+
+@decides(RecordContactAttempt)
+def _contact(command: RecordContactAttempt, state: TrajectoryState,
+             ctx: DecisionContext) -> list[EventPayload]:
+    require_open(state, "record a contact attempt")
+    return [ContactAttempted(by=command.by, channel=command.channel, reached=command.reached)]
+
+
+@decides(ReportStagnation)
+def _report(command: ReportStagnation, state: TrajectoryState,
+            ctx: DecisionContext) -> list[EventPayload]:
+    require_open(state, "report a stagnation")
+    reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)
+    return [StagnationFound(rule=StagnationRule.REPORTED, key=f"report-{reported + 1}",
+                            evidence=f"reported by {command.reported_by}: "
+                                     f"{command.description}", due=ctx.now)]

@@ -1,0 +1,187 @@
+"""EscalationEpisodeWorkflow: the ladder of one escalation episode, as a child workflow.
+
+The trajectory (the parent) is the only writer of its stream, so this workflow does not
+append: each step it takes goes to the parent as a signal, and the parent records it as
+an event (with the notification for the new assignee, in the same transaction). The
+parent signals back when the episode ends: resolved, or its cause cleared.
+
+Per level: look the assignee up in the organisation directory (so a directory change
+applies to the next step), set the response deadline in Dutch working days, wait. A
+deadline passing without resolution moves the episode up one level, with the reason.
+Past the regional process director's deadline, the region is alerted, then reminded at
+the policy's cadence until the episode ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.case_context import HolidaysRequest, PolicyRequest
+    from activities.directory import Assignee, ResolveAssigneeInput
+    from domain.calendar import WorkingDayCalendar
+    from domain.escalation import TOP_LEVEL, LevelStep, RegionAlert
+    from domain.notifications import RecipientRole
+    from domain.policy import RegionPolicy
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=5))
+# How far ahead the working-day calendar reaches; refreshed when a deadline needs more.
+CALENDAR_YEARS = 3
+
+
+class EpisodeInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    case_id: str
+    episode_id: str
+    region_id: str
+    parent_workflow_id: str
+    coordinator_id: str | None = None
+    concerned_professional_id: str | None = None
+    opened_because: str
+    # When the stagnation was due: the first deadline counts from here, each next one from
+    # the deadline before it, so deadlines do not drift with timer or worker delays.
+    stagnated_at: datetime
+
+
+class EpisodeEnded(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    reason: str
+
+
+class EpisodeOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    episode_id: str
+    last_level: int
+    reminders: int
+    ended_because: str
+
+
+def _directory_incomplete(error: ActivityError) -> bool:
+    cause = error.cause
+    return isinstance(cause, ApplicationError) and cause.type == "DirectoryIncomplete"
+
+
+def _cause_message(error: ActivityError) -> str:
+    cause = error.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(error)
+
+
+def episode_workflow_id(case_id: str, episode_id: str) -> str:
+    return f"escalation-{case_id}-{episode_id}"
+
+
+@workflow.defn
+class EscalationEpisodeWorkflow:
+    def __init__(self) -> None:
+        self._ended: str | None = None
+        self._calendar: WorkingDayCalendar | None = None
+
+    @workflow.signal
+    def end(self, ended: EpisodeEnded) -> None:
+        self._ended = self._ended or ended.reason
+
+    @workflow.query
+    def ended_because(self) -> str | None:
+        return self._ended
+
+    @workflow.run
+    async def run(self, input: EpisodeInput) -> EpisodeOutcome:
+        policy = await workflow.execute_activity(
+            "current_policy", PolicyRequest(case_id=input.case_id), result_type=RegionPolicy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+        parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
+        deadlines = policy.escalation_deadlines_working_days
+        days_for = {RecipientRole.COORDINATOR: deadlines.coordinator,
+                    RecipientRole.MANAGER: deadlines.manager,
+                    RecipientRole.PROCESS_DIRECTOR: deadlines.process_director}
+        level, reason = 1, f"opened: {input.opened_because}"
+        start = input.stagnated_at
+        while True:
+            try:
+                assignee: Assignee = await workflow.execute_activity(
+                    "resolve_escalation_assignee",
+                    ResolveAssigneeInput(
+                        case_id=input.case_id, region_id=input.region_id, level=level,
+                        coordinator_id=input.coordinator_id,
+                        concerned_professional_id=input.concerned_professional_id),
+                    result_type=Assignee, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY)
+            except ActivityError as error:
+                if not _directory_incomplete(error):
+                    raise
+                # Nobody to reach at this level: say so in the case, and look again after
+                # the reminder cadence (the operator may import the directory meanwhile).
+                retry_at = await self._add_working_days(
+                    start, policy.escalation_reminder_working_days)
+                await parent.signal("escalation_step", LevelStep(
+                    episode_id=input.episode_id, level=level, assignee_id=input.region_id,
+                    role=RecipientRole.REGION.value, deadline=retry_at,
+                    reason=f"{reason}; {_cause_message(error)}"))
+                if await self._ended_before(retry_at):
+                    break
+                start = retry_at
+                continue
+            if self._ended:
+                break
+            level = assignee.level
+            days = days_for[assignee.role]
+            deadline = await self._add_working_days(start, days)
+            note = f"; {assignee.note}" if assignee.note else ""
+            await parent.signal("escalation_step", LevelStep(
+                episode_id=input.episode_id, level=level, assignee_id=assignee.assignee_id,
+                role=assignee.role.value, organisation_id=assignee.organisation_id,
+                deadline=deadline, reason=reason + note))
+            if await self._ended_before(deadline):
+                break
+            start = deadline
+            if level >= TOP_LEVEL:
+                break
+            reason = (f"level {level} ({assignee.role.value} {assignee.assignee_id}) did not "
+                      f"resolve it within {days} working days (deadline "
+                      f"{deadline:%Y-%m-%d %H:%M} UTC)")
+            level += 1
+        reminders = 0
+        while not self._ended:
+            reminders += 1
+            next_reminder = await self._add_working_days(
+                start, policy.escalation_reminder_working_days)
+            await parent.signal("escalation_alert", RegionAlert(
+                episode_id=input.episode_id, reminder=reminders, region_id=input.region_id,
+                recipient_id=assignee.assignee_id, organisation_id=assignee.organisation_id,
+                next_reminder=next_reminder))
+            await self._ended_before(next_reminder)
+            start = next_reminder
+        return EpisodeOutcome(episode_id=input.episode_id, last_level=level,
+                              reminders=reminders, ended_because=self._ended or "")
+
+    async def _ended_before(self, deadline: datetime) -> bool:
+        """Wait until the episode ends or `deadline` passes; True if it ended."""
+        remaining = deadline - workflow.now()
+        if remaining > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._ended is not None,
+                                              timeout=remaining)
+        return self._ended is not None
+
+    async def _add_working_days(self, start: datetime, days: int) -> datetime:
+        first = start.year
+        calendar = self._calendar
+        if calendar is None or calendar.years is None or (
+                start.year + 1 not in calendar.years):
+            holidays: list[date] = await workflow.execute_activity(
+                "dutch_holidays",
+                HolidaysRequest(first_year=first, last_year=first + CALENDAR_YEARS - 1),
+                result_type=list[date], start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY)
+            calendar = WorkingDayCalendar(holidays,
+                                          years=range(first, first + CALENDAR_YEARS))
+            self._calendar = calendar
+        return calendar.add_working_days(start, days)
