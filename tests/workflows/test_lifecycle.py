@@ -111,12 +111,20 @@ async def open_case(env: WorkflowEnvironment, worker: Worker, case_id: str,
 
 
 def family_with_young_adult(case_id: str, today: date) -> ReferFamily:
-    """Parent, a child of 12 and a young person of 17 (Big 5 applies at closure)."""
+    """Parent, a child of 12 and a young person of 16 who is 17 or older by closure (the
+    Big 5 applies). Ages count from the test server's clock, which moves on over a
+    session, so the birth dates do too."""
     base = refer_family(case_id)
-    young = FamilyMember(person_id="y-1", role=MemberRole.CHILD, name="Lotte de Vries",
-                         birth_date=today.replace(year=today.year - 17) - timedelta(days=30))
+    parent, child = base.referral.members
+    year = timedelta(days=365.25)
+    members = (
+        parent.model_copy(update={"birth_date": today - 41 * year}),
+        child.model_copy(update={"birth_date": today - 12 * year}),
+        FamilyMember(person_id="y-1", role=MemberRole.CHILD, name="Lotte de Vries",
+                     birth_date=today - 16 * year - timedelta(days=200)),
+    )
     return base.model_copy(update={"referral": base.referral.model_copy(
-        update={"members": (*base.referral.members, young)})})
+        update={"members": members})})
 
 
 def plan(today: date, *, evaluate_in_days: int = 42, agreement_due_in_days: int = 14
@@ -201,12 +209,12 @@ async def test_full_trajectory_over_years_with_relapse_and_aftercare(
         actor=ACTOR, results=(GoalResult(goal_id="g-school", progress=GoalProgress.PROGRESSING),),
         next_evaluation_date=today + timedelta(days=90)))
     await case.do(FamilyTrajectoryWorkflow.adjust_plan, AdjustPlan(
-        actor=ACTOR, plan=plan(today, evaluate_in_days=60, agreement_due_in_days=30)))
+        actor=ACTOR, plan=plan(today, evaluate_in_days=500, agreement_due_in_days=30)))
     await case.do(FamilyTrajectoryWorkflow.complete_agreement,
                   CompleteAgreement(actor=ACTOR, agreement_id="a-1"))
 
-    # Cycle 2, then closure with the Big 5 for the young person of 17.
-    await case.sleep(timedelta(days=50))
+    # Cycle 2 runs well over a year, then closure with the Big 5 for the young person.
+    await case.sleep(timedelta(days=490))
     assert "final evaluation" in await case.refused(FamilyTrajectoryWorkflow.close, CloseTrajectory(
             actor=ACTOR, reason=ClosureReason.GOALS_ACHIEVED, big5=(big5("y-1"),)))
     await case.do(FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan(
