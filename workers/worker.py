@@ -25,7 +25,10 @@ WORKFLOWS = [FamilyTrajectoryWorkflow, EscalationEpisodeWorkflow]
 
 
 def build_worker(client: Client, store: PostgresEventStore, task_queue: str,
-                 policy: RegionPolicy | None = None) -> Worker:
+                 policy: RegionPolicy | None = None, *, max_cached_workflows: int = 1000,
+                 max_concurrent_workflow_tasks: int | None = None,
+                 max_concurrent_activities: int | None = None) -> Worker:
+    """The worker; the keyword arguments tune it (benchmarks) and default to Temporal's."""
     store_activities = EventStoreActivities(store)
     context = CaseContextActivities(policy or RegionPolicy(), store.pool)
     directory = DirectoryActivities(store.pool)
@@ -37,6 +40,9 @@ def build_worker(client: Client, store: PostgresEventStore, task_queue: str,
                     context.current_policy, context.coordinator_caseload, dutch_holidays,
                     directory.resolve_escalation_assignee],
         workflow_runner=workflow_runner(),
+        max_cached_workflows=max_cached_workflows,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        max_concurrent_activities=max_concurrent_activities,
     )
 
 

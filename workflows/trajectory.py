@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 from workflows.escalation import (
     EpisodeEnded,
     EpisodeInput,
+    EpisodeOutcome,
     EscalationEpisodeWorkflow,
     episode_workflow_id,
 )
@@ -302,7 +303,7 @@ class FamilyTrajectoryWorkflow:
                                if f"{f.rule}:{f.key}" == payload.finding_key)
                 # ABANDON: the episode outlives this run when the trajectory continues
                 # as new; it signals the trajectory by workflow id, so the new run gets it.
-                await workflow.start_child_workflow(
+                child_run = await workflow.start_child_workflow(
                     EscalationEpisodeWorkflow.run,
                     EpisodeInput(case_id=self._case_id, episode_id=payload.episode_id,
                                  region_id=self._policy.region,
@@ -313,6 +314,7 @@ class FamilyTrajectoryWorkflow:
                                  stagnated_at=finding.due or finding.found_at),
                     id=episode_workflow_id(self._case_id, payload.episode_id),
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+                child_run.add_done_callback(self._episode_finished)
             elif isinstance(payload, EscalationResolved | EscalationClosed):
                 reason = (payload.reason if isinstance(payload, EscalationClosed)
                           else f"resolved by {payload.by} at level {payload.level}")
@@ -326,6 +328,16 @@ class FamilyTrajectoryWorkflow:
                     # ended it); the event above is what counts.
                     workflow.logger.warning("episode workflow not running", extra={
                         "case_id": self._case_id, "episode_id": payload.episode_id})
+
+    def _episode_finished(self, run: asyncio.Future[EpisodeOutcome]) -> None:
+        # Nobody awaits an episode's result: its steps reach the case as signals. Take
+        # the outcome here so a failed or terminated episode is logged once, plainly.
+        if run.cancelled():
+            return
+        error = run.exception()
+        if error is not None:
+            workflow.logger.warning("escalation episode did not complete", extra={
+                "case_id": self._case_id, "error": str(error)})
 
     def _notification(self, key: str, recipient_id: str, role: RecipientRole,
                       organisation_id: str | None, message: str) -> Notification:
