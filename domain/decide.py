@@ -629,27 +629,32 @@ def _signal(command: PartnerSignal, state: TrajectoryState,
         return []  # a resent signal: already handled
     if state.phase is None:
         return []  # nothing to attach it to; the gateway refuses these before sending
+    assert state.case_id is not None
+    # The partner's description is free text about the family: sealed with its key.
+    subject = family_subject(state.case_id)
     in_window = (state.phase is Phase.AFTERCARE and state.aftercare_ends_at is not None
                  and ctx.now < state.aftercare_ends_at)
     if command.kind is SignalKind.STAGNATION and state.is_open:
         reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)
         return [StagnationFound(rule=StagnationRule.REPORTED, key=f"report-{reported + 1}",
-                                evidence=f"reported by {command.organisation}: "
-                                         f"{command.description}", due=ctx.now),
+                                evidence=f"reported by partner {command.organisation}",
+                                due=ctx.now, subject=subject, details=command.description),
                 PartnerSignalRecorded(idempotency_key=command.idempotency_key,
                                       organisation=command.organisation,
-                                      kind=command.kind.value, description=command.description,
+                                      kind=command.kind.value, subject=subject,
+                                      description=command.description,
                                       acted_on=True, note="recorded as a stagnation finding")]
     if command.kind is SignalKind.CONTACT_FAILED and state.is_open:
         return [ContactAttempted(by=command.organisation, channel="partner", reached=False),
                 PartnerSignalRecorded(idempotency_key=command.idempotency_key,
                                       organisation=command.organisation,
-                                      kind=command.kind.value, description=command.description,
+                                      kind=command.kind.value, subject=subject,
+                                      description=command.description,
                                       acted_on=True, note="counted as a failed contact attempt")]
     if command.kind is SignalKind.RELAPSE and in_window:
         return [TrajectoryReopened(
             idempotency_key=command.idempotency_key, organisation=command.organisation,
-            description=command.description,
+            subject=subject, description=command.description,
             plan_version=state.plan_version or None,
             evaluation_date=ctx.policy.reopen_evaluation_date(ctx.now))]
     note = {
@@ -658,7 +663,8 @@ def _signal(command: PartnerSignal, state: TrajectoryState,
     }.get(state.phase, "noted for the care coordinator")
     return [PartnerSignalRecorded(idempotency_key=command.idempotency_key,
                                   organisation=command.organisation, kind=command.kind.value,
-                                  description=command.description, acted_on=False, note=note)]
+                                  subject=subject, description=command.description,
+                                  acted_on=False, note=note)]
 
 
 # The escalation deciders register themselves with the same registry.

@@ -39,6 +39,7 @@ from domain.events import (
     StagnationFound,
     StagnationRule,
 )
+from domain.family import family_subject
 from domain.model import Frozen
 from domain.plan import PlanDecision, PlanSource
 from domain.trajectory import EpisodeStatus, Finding, TrajectoryState, finding_ref
@@ -276,6 +277,8 @@ def _report(command: ReportStagnation, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "report a stagnation")
     reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)
+    assert state.case_id is not None
     return [StagnationFound(rule=StagnationRule.REPORTED, key=f"report-{reported + 1}",
-                            evidence=f"reported by {command.reported_by}: "
-                                     f"{command.description}", due=ctx.now)]
+                            evidence=f"reported by {command.reported_by}", due=ctx.now,
+                            subject=family_subject(state.case_id),
+                            details=command.description)]

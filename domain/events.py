@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
 from domain.closure import Big5Check, ClosureReason, ManagerReviewDecision
 from domain.consent import Consent
@@ -241,25 +241,40 @@ class StagnationRule(StrEnum):
     REPORTED = "reported"  # a partner or team member reports that things are stuck
 
 
-class StagnationFound(EventPayload):
-    """A stagnation finding: which rule, about what (`key`), and the evidence."""
+class StagnationFound(EventPayload, HasPersonalData):
+    """A stagnation finding: which rule, about what (`key`), and the evidence. A reported
+    stagnation's own words are `details`, sealed with the family's key (`subject`)."""
 
+    personal_subject_field: ClassVar[str] = "subject"
     type: Literal["StagnationFound"] = "StagnationFound"
     rule: StagnationRule
     key: str
     evidence: str
     due: datetime
+    subject: str = ""
+    details: PersonalStr | None = None
+
+    @model_validator(mode="after")
+    def _details_have_a_subject(self) -> StagnationFound:
+        if self.details is not None and not self.subject:
+            raise ValueError("details about a family need the family's subject id")
+        return self
 
 
 # -- partner signals, closure, aftercare -------------------------------------------------
 
 
-class PartnerSignalRecorded(EventPayload):
+class PartnerSignalRecorded(EventPayload, HasPersonalData):
+    """A partner's signal. Its description is free text about the family, so it is
+    sealed with the family's key (`subject`, domain.family.family_subject)."""
+
+    personal_subject_field: ClassVar[str] = "subject"
     type: Literal["PartnerSignalRecorded"] = "PartnerSignalRecorded"
     idempotency_key: str
     organisation: Name
     kind: str
-    description: Text
+    subject: str
+    description: PersonalStr
     acted_on: bool
     note: str
 
@@ -299,14 +314,16 @@ class CheckInMissed(EventPayload):
     check_in: int
 
 
-class TrajectoryReopened(EventPayload):
+class TrajectoryReopened(EventPayload, HasPersonalData):
     """A relapse inside the aftercare window reopened the same trajectory with its last
-    plan: a revolving-door reopening (draaideur)."""
+    plan: a revolving-door reopening (draaideur). The description is sealed."""
 
+    personal_subject_field: ClassVar[str] = "subject"
     type: Literal["TrajectoryReopened"] = "TrajectoryReopened"
     idempotency_key: str
     organisation: Name
-    description: Text
+    subject: str
+    description: PersonalStr
     plan_version: int | None
     evaluation_date: date
 

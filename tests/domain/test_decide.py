@@ -1257,7 +1257,7 @@ def test_a_relapse_inside_aftercare_reopens_the_trajectory_with_its_last_plan() 
     [event] = story.do(signal(), at=at)
     assert event == TrajectoryReopened(
         idempotency_key="sig-1", organisation="Basisschool De Linde",
-        description="Sam verzuimt weer", plan_version=1,
+        subject="family:case-1", description="Sam verzuimt weer", plan_version=1,
         evaluation_date=(at + timedelta(weeks=6)).date())
     state = story.state
     assert state.phase is Phase.IN_CARE and state.reopen_count == 1
@@ -1284,7 +1284,8 @@ def test_a_relapse_during_care_is_only_recorded() -> None:
     [event] = story.do(signal())
     assert event == PartnerSignalRecorded(
         idempotency_key="sig-1", organisation="Basisschool De Linde", kind="relapse",
-        description="Sam verzuimt weer", acted_on=False, note="noted for the care coordinator")
+        subject="family:case-1", description="Sam verzuimt weer", acted_on=False,
+        note="noted for the care coordinator")
     assert story.state.phase is Phase.IN_CARE and story.state.reopen_count == 0
     assert story.do(signal()) == []
 

@@ -8,7 +8,7 @@ import random
 import asyncpg
 import pytest
 
-from domain.events import MemberRole, TrajectoryReferred
+from domain.events import MemberRole, PartnerSignalRecorded, TrajectoryReferred
 from domain.personal import Erased
 from infra.event_store import (
     ConcurrencyError,
@@ -220,3 +220,21 @@ async def test_events_cannot_be_updated_or_deleted(pool: asyncpg.Pool,
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("DELETE FROM events")
 
+
+
+async def test_free_text_about_the_family_is_sealed_with_the_family_key(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    signal = PartnerSignalRecorded(
+        idempotency_key="k-1", organisation="GGD", kind="concern", subject="family:case-3",
+        description="Moeder drinkt weer", acted_on=False, note="noted for the coordinator")
+    await store.append("trajectory-case-3", 0, [new_event(signal)])
+    async with pool.acquire() as conn:
+        raw = await conn.fetchval("SELECT data::text FROM events")
+    assert "drinkt" not in raw
+    assert "GGD" in raw
+    await store.erase_subject("family:case-3")
+    (read,) = await store.read_stream("trajectory-case-3")
+    assert isinstance(read.payload, PartnerSignalRecorded)
+    assert read.payload.description == Erased()
+    assert read.payload.organisation == "GGD"
