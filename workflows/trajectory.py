@@ -230,14 +230,17 @@ class FamilyTrajectoryWorkflow:
         return DecisionContext(now=workflow.now(), policy=self._policy,
                                coordinator_caseload=caseload)
 
-    def _validate(self, command: object) -> None:
-        # Before the run is ready (its first moments) the handler decides instead.
-        if not self._ready:
-            return
+    def _check_case(self, command: object) -> None:
         if isinstance(command, ReferFamily) and command.case_id != self._case_id:
             raise ApplicationError(
                 f"this is the trajectory of case {self._case_id}; the referral names case "
                 f"{command.case_id}", type="DomainError", non_retryable=True)
+
+    def _validate(self, command: object) -> None:
+        # Before the run is ready (its first moments) the handler decides instead.
+        if not self._ready:
+            return
+        self._check_case(command)
         try:
             decide(command, self._state, self._context())
         except DomainError as error:
@@ -245,7 +248,9 @@ class FamilyTrajectoryWorkflow:
 
     async def _execute(self, command: Command | ReferFamily, actor: str) -> CommandResult:
         await workflow.wait_condition(lambda: self._ready)
-        self._validate(command)
+        # `decide` runs again below under the lock; the one check it does not repeat is
+        # the case id, which the validator skipped if the run was not ready yet.
+        self._check_case(command)
         caseload = None
         if isinstance(command, AppointCoordinator):
             caseload = await workflow.execute_activity(
