@@ -52,9 +52,14 @@ class EventStoreActivities:
         try:
             result = await self._store.append(input.stream_id, input.expected_version,
                                               input.events, input.notifications)
-        except (ConcurrencyError, EventIdConflictError, SubjectErasedError) as error:
+        except (ConcurrencyError, EventIdConflictError) as error:
             # Retrying cannot fix these: the workflow must decide again, so fail at once.
             raise ApplicationError(str(error), type=type(error).__name__,
+                                   non_retryable=True) from error
+        except SubjectErasedError as error:
+            # The erased subjects' ids travel as details (typed, not parsed out of the
+            # message), so the workflow can record the event without their data.
+            raise ApplicationError(str(error), *error.subjects, type=type(error).__name__,
                                    non_retryable=True) from error
         log.info("events_appended", stream_id=input.stream_id, case_id=input.case_id,
                  workflow_id=info.workflow_id, positions=result.positions,

@@ -54,7 +54,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from temporalio import activity, workflow
@@ -73,6 +73,7 @@ from domain.commands import (
     AddTeamMember,
     AppointCoordinator,
     AssessmentInput,
+    CaseworkerCommand,
     RecordIntake,
     ReferFamily,
     ReportStagnation,
@@ -88,7 +89,9 @@ from infra.event_store import PostgresEventStore
 from infra.structured_logging import configure_logging
 from infra.temporal import PASSTHROUGH_MODULES
 from workers.worker import build_worker
-from workflows.escalation import EpisodeInput, EscalationEpisodeWorkflow, episode_workflow_id
+from workflows.client import send_command
+from workflows.escalation import EscalationEpisodeWorkflow
+from workflows.messages import EpisodeInput, episode_workflow_id
 from workflows.trajectory import (
     FamilyTrajectoryWorkflow,
     ReferInput,
@@ -262,25 +265,24 @@ async def into_care_with_episode(client: Client, case_id: str) -> EpisodeInput:
         ReferInput(command=referral(case_id), actor="partner:school"),
         start_workflow_operation=start)
     handle = await start.workflow_handle()
-    steps: list[tuple[Any, Any]] = [
-        (FamilyTrajectoryWorkflow.record_intake, RecordIntake(
+    steps: list[CaseworkerCommand] = [
+        RecordIntake(
             actor=ACTOR, outcome=IntakeOutcome.ACCEPTED, assessments=(AssessmentInput(
                 life_domain=LifeDomain.EDUCATION_WORK, strengths="betrokken moeder",
-                problems="schoolverzuim"),))),
-        (FamilyTrajectoryWorkflow.add_team_member, AddTeamMember(
+                problems="schoolverzuim"),)),
+        AddTeamMember(
             actor=ACTOR, member=TeamMember(member_id=COORDINATOR,
                                            kind=TeamMemberKind.PROFESSIONAL,
                                            name="Fatima El Amrani",
-                                           organisation="wijkteam-alkmaar"))),
-        (FamilyTrajectoryWorkflow.appoint_coordinator,
-         AppointCoordinator(actor="manager:pro-2", member_id=COORDINATOR)),
-        (FamilyTrajectoryWorkflow.start_care, StartCare(actor=ACTOR)),
-        (FamilyTrajectoryWorkflow.report_stagnation, ReportStagnation(
+                                           organisation="wijkteam-alkmaar")),
+        AppointCoordinator(actor="manager:pro-2", member_id=COORDINATOR),
+        StartCare(actor=ACTOR),
+        ReportStagnation(
             actor=ACTOR, reported_by=COORDINATOR,
-            description="school en gezin wachten op elkaar; het plan staat stil")),
+            description="school en gezin wachten op elkaar; het plan staat stil"),
     ]
-    for update, command in steps:
-        await handle.execute_update(update, command)
+    for command in steps:
+        await send_command(handle, command)
     # The trajectory opens the episode and starts its workflow right after the report.
     # Waiting until it sleeps towards its level-1 deadline leaves nothing in flight to be
     # cut off when it is replaced.

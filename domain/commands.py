@@ -21,10 +21,15 @@ from domain.team import ManagerOverride, TeamMember
 
 
 class Command(Frozen):
+    """Every command: what someone asks a trajectory to do. Each command type has one row
+    in `domain.command_table` (its decider, its update and its HTTP route)."""
+
+
+class CaseworkerCommand(Command):
     actor: Name = Field(description="Who gives the command, e.g. coordinator:pro-7")
 
 
-class ReferFamily(Frozen):
+class ReferFamily(Command):
     """A partner refers a family. The first referral opens the trajectory; a later one
     for the same family joins it (recorded as an extra referral, never a second case)."""
 
@@ -38,14 +43,14 @@ class AssessmentInput(Frozen):
     problems: Text
 
 
-class RecordIntake(Command):
+class RecordIntake(CaseworkerCommand):
     outcome: IntakeOutcome
     assessments: tuple[AssessmentInput, ...] = ()
     reason: Text | None = None
     redirected_to: Name | None = None
 
 
-class GiveConsent(Command):
+class GiveConsent(CaseworkerCommand):
     consent_id: Id
     subject_id: Id
     purpose: ConsentPurpose
@@ -53,77 +58,77 @@ class GiveConsent(Command):
     given_by: tuple[Id, ...]
 
 
-class WithdrawConsent(Command):
+class WithdrawConsent(CaseworkerCommand):
     consent_id: Id
     withdrawn_by: Id
 
 
-class ShareInformation(Command):
+class ShareInformation(CaseworkerCommand):
     recipient: Name
     subject_ids: tuple[Id, ...]
 
 
-class AssignWaitingContact(Command):
+class AssignWaitingContact(CaseworkerCommand):
     contact_id: Id
     contact_name: Name
 
 
-class StartCare(Command):
+class StartCare(CaseworkerCommand):
     pass
 
 
-class AddTeamMember(Command):
+class AddTeamMember(CaseworkerCommand):
     member: TeamMember
 
 
-class RemoveTeamMember(Command):
+class RemoveTeamMember(CaseworkerCommand):
     member_id: Id
     reason: Text
 
 
-class RecordFamilyPreference(Command):
+class RecordFamilyPreference(CaseworkerCommand):
     preferred_member_id: Id | None = None
     note: Text | None = None
 
 
-class AppointCoordinator(Command):
+class AppointCoordinator(CaseworkerCommand):
     member_id: Id
     handover_note: Text | None = None
     override: ManagerOverride | None = None
 
 
-class OfferFamilyGroupPlan(Command):
+class OfferFamilyGroupPlan(CaseworkerCommand):
     pass
 
 
-class SkipFamilyGroupPlan(Command):
+class SkipFamilyGroupPlan(CaseworkerCommand):
     ground: SkipGround
     reason: str = Field(default="", max_length=4000)
 
 
-class SubmitFamilyGroupPlan(Command):
+class SubmitFamilyGroupPlan(CaseworkerCommand):
     plan: FamilyPlan
 
 
-class DeclareNoFamilyGroupPlan(Command):
+class DeclareNoFamilyGroupPlan(CaseworkerCommand):
     """The family says it will not make its own plan."""
 
 
-class AdoptPlan(Command):
+class AdoptPlan(CaseworkerCommand):
     plan: FamilyPlan
 
 
-class AdjustPlan(Command):
+class AdjustPlan(CaseworkerCommand):
     plan: FamilyPlan
 
 
-class ReportProgress(Command):
+class ReportProgress(CaseworkerCommand):
     goal_id: Id
     reported_by: Id
     note: Text
 
 
-class CompleteAgreement(Command):
+class CompleteAgreement(CaseworkerCommand):
     agreement_id: Id
 
 
@@ -133,39 +138,39 @@ class GoalResult(Frozen):
     note: Text | None = None
 
 
-class EvaluatePlan(Command):
+class EvaluatePlan(CaseworkerCommand):
     results: tuple[GoalResult, ...]
     final: bool = False
     next_evaluation_date: date | None = None
 
 
-class RequestWrittenCopy(Command):
+class RequestWrittenCopy(CaseworkerCommand):
     requested_by: Id
 
 
-class ProvideWrittenCopy(Command):
+class ProvideWrittenCopy(CaseworkerCommand):
     pass
 
 
-class RecordManagerReview(Command):
+class RecordManagerReview(CaseworkerCommand):
     manager_id: Id
     decision: ManagerReviewDecision
     note: Text
 
 
-class CloseTrajectory(Command):
+class CloseTrajectory(CaseworkerCommand):
     reason: ClosureReason
     big5: tuple[Big5Check, ...] = ()
     new_municipality: Name | None = None
 
 
-class RecordCheckIn(Command):
+class RecordCheckIn(CaseworkerCommand):
     check_in: int = Field(ge=0)
     by: Id
     note: Text
 
 
-class RecordContactAttempt(Command):
+class RecordContactAttempt(CaseworkerCommand):
     """A team member tried to reach the family; repeated failures mean care avoidance."""
 
     by: Id
@@ -173,19 +178,19 @@ class RecordContactAttempt(Command):
     reached: bool
 
 
-class ReportStagnation(Command):
+class ReportStagnation(CaseworkerCommand):
     """A team member reports that carrying out the plan is stuck."""
 
     reported_by: Id
     description: Text
 
 
-class AcknowledgeEscalation(Command):
+class AcknowledgeEscalation(CaseworkerCommand):
     episode_id: Id
     by: Id
 
 
-class ResolveEscalation(Command):
+class ResolveEscalation(CaseworkerCommand):
     """The current assignee resolves the episode with a decision and follow-up actions,
     which become plan agreements. At level 3 the decision is binding."""
 
@@ -204,7 +209,7 @@ class SignalKind(StrEnum):
     CONTACT_FAILED = "contact_failed"  # the partner could not reach the family
 
 
-class PartnerSignal(Frozen):
+class PartnerSignal(Command):
     """A partner's signal. The idempotency key makes a resent signal a no-op."""
 
     idempotency_key: str = Field(min_length=1, max_length=200)

@@ -1,4 +1,6 @@
-"""`decide(command, state, context) -> events`: the rules of a trajectory.
+"""The deciders of a trajectory: one function per command, `(command, state, context) ->
+events`. `domain.command_table` maps each command type to its decider (and the
+escalation deciders in `domain.escalation`); `domain.command_table.decide` dispatches.
 
 Every refusal raises `DomainError` with a message that says what is wrong and how to fix
 it, for the caseworker who gave the command. Pure: time, policy and the coordinator's
@@ -42,12 +44,10 @@ from domain.commands import (
 from domain.consent import Consent, ConsentPurpose
 from domain.decision import (
     DecisionContext,
-    decider_for,
     require_member,
     require_open,
     require_phase,
 )
-from domain.decision import decides as _decides
 from domain.errors import DomainError
 from domain.events import (
     AgreementCompleted,
@@ -89,16 +89,6 @@ from domain.personal import Erased
 from domain.plan import FamilyPlan, GoalEvaluation, PlanSource
 from domain.policy import RegionPolicy
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
-
-__all__ = ["DecisionContext", "decide", "decide_referral", "required_consenters"]
-
-
-def decide(command: object, state: TrajectoryState, ctx: DecisionContext) -> list[EventPayload]:
-    decider = decider_for(command)
-    if not isinstance(command, ReferFamily | PartnerSignal) and state.phase is None:
-        raise DomainError("there is no trajectory yet: a partner must refer the family first",
-                          code="not_referred")
-    return decider(command, state, ctx)
 
 
 def _validate_referral(referral: Referral) -> None:
@@ -156,8 +146,7 @@ def _validate_plan(plan: FamilyPlan, state: TrajectoryState, now: datetime) -> N
 # -- referral and intake --------------------------------------------------------------
 
 
-@_decides(ReferFamily)
-def _refer(command: ReferFamily, state: TrajectoryState,
+def refer_family(command: ReferFamily, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
     _validate_referral(command.referral)
     if state.phase is None:
@@ -175,11 +164,10 @@ def _refer(command: ReferFamily, state: TrajectoryState,
 
 def decide_referral(command: ReferFamily, state: TrajectoryState) -> list[EventPayload]:
     """The referral rules alone, for callers that have no policy at hand (the gateway)."""
-    return _refer(command, state, DecisionContext(now=datetime.min, policy=RegionPolicy()))
+    return refer_family(command, state, DecisionContext(now=datetime.min, policy=RegionPolicy()))
 
 
-@_decides(RecordIntake)
-def _intake(command: RecordIntake, state: TrajectoryState,
+def record_intake(command: RecordIntake, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.REFERRED, doing="record the intake")
     if command.outcome is IntakeOutcome.DECLINED and not command.reason:
@@ -223,8 +211,7 @@ def required_consenters(state: TrajectoryState, subject_id: str, on: datetime) -
     return parents if age < 12 else parents | {subject_id}
 
 
-@_decides(GiveConsent)
-def _give_consent(command: GiveConsent, state: TrajectoryState,
+def give_consent(command: GiveConsent, state: TrajectoryState,
                   ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "record consent")
     require_member(state, command.subject_id, "consent subject")
@@ -254,8 +241,7 @@ def _give_consent(command: GiveConsent, state: TrajectoryState,
         given_by=tuple(sorted(set(command.given_by))), given_at=ctx.now))]
 
 
-@_decides(WithdrawConsent)
-def _withdraw_consent(command: WithdrawConsent, state: TrajectoryState,
+def withdraw_consent(command: WithdrawConsent, state: TrajectoryState,
                       ctx: DecisionContext) -> list[EventPayload]:
     consent = next((c for c in state.consents if c.consent_id == command.consent_id), None)
     if consent is None:
@@ -268,8 +254,7 @@ def _withdraw_consent(command: WithdrawConsent, state: TrajectoryState,
     return [ConsentWithdrawn(consent_id=command.consent_id, withdrawn_by=command.withdrawn_by)]
 
 
-@_decides(ShareInformation)
-def _share(command: ShareInformation, state: TrajectoryState,
+def share_information(command: ShareInformation, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "share information")
     for subject in command.subject_ids:
@@ -299,16 +284,14 @@ def _share(command: ShareInformation, state: TrajectoryState,
 # -- waiting, team and coordinator ------------------------------------------------------
 
 
-@_decides(AssignWaitingContact)
-def _waiting_contact(command: AssignWaitingContact, state: TrajectoryState,
+def assign_waiting_contact(command: AssignWaitingContact, state: TrajectoryState,
                      ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.REFERRED, Phase.ACCEPTED, doing="assign a waiting contact")
     return [WaitingContactAssigned(contact_id=command.contact_id,
                                    contact_name=command.contact_name)]
 
 
-@_decides(StartCare)
-def _start_care(command: StartCare, state: TrajectoryState,
+def start_care(command: StartCare, state: TrajectoryState,
                 ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, doing="start care")
     if state.coordinator_id is None:
@@ -316,8 +299,7 @@ def _start_care(command: StartCare, state: TrajectoryState,
     return [CareStarted()]
 
 
-@_decides(AddTeamMember)
-def _add_team_member(command: AddTeamMember, state: TrajectoryState,
+def add_team_member(command: AddTeamMember, state: TrajectoryState,
                      ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "add a team member")
     member = command.member
@@ -333,8 +315,7 @@ def _add_team_member(command: AddTeamMember, state: TrajectoryState,
     return [TeamMemberAdded(member=member)]
 
 
-@_decides(RemoveTeamMember)
-def _remove_team_member(command: RemoveTeamMember, state: TrajectoryState,
+def remove_team_member(command: RemoveTeamMember, state: TrajectoryState,
                         ctx: DecisionContext) -> list[EventPayload]:
     if state.team_member(command.member_id) is None:
         return []
@@ -344,8 +325,7 @@ def _remove_team_member(command: RemoveTeamMember, state: TrajectoryState,
     return [TeamMemberRemoved(member_id=command.member_id, reason=command.reason)]
 
 
-@_decides(RecordFamilyPreference)
-def _preference(command: RecordFamilyPreference, state: TrajectoryState,
+def record_family_preference(command: RecordFamilyPreference, state: TrajectoryState,
                 ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "record the family's preference")
     if command.preferred_member_id is None and not command.note:
@@ -355,8 +335,7 @@ def _preference(command: RecordFamilyPreference, state: TrajectoryState,
                                      note=command.note)]
 
 
-@_decides(AppointCoordinator)
-def _appoint(command: AppointCoordinator, state: TrajectoryState,
+def appoint_coordinator(command: AppointCoordinator, state: TrajectoryState,
              ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="appoint a care coordinator")
     candidate = state.team_member(command.member_id)
@@ -387,8 +366,7 @@ def _appoint(command: AppointCoordinator, state: TrajectoryState,
 # -- family group plan and plan cycles -----------------------------------------------
 
 
-@_decides(OfferFamilyGroupPlan)
-def _offer_fgp(command: OfferFamilyGroupPlan, state: TrajectoryState,
+def offer_family_group_plan(command: OfferFamilyGroupPlan, state: TrajectoryState,
                ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="offer a family group plan")
     if state.fgp_status is not FamilyGroupPlanStatus.NOT_OFFERED:
@@ -399,8 +377,7 @@ def _offer_fgp(command: OfferFamilyGroupPlan, state: TrajectoryState,
     return [FamilyGroupPlanOffered(deadline=deadline)]
 
 
-@_decides(SkipFamilyGroupPlan)
-def _skip_fgp(command: SkipFamilyGroupPlan, state: TrajectoryState,
+def skip_family_group_plan(command: SkipFamilyGroupPlan, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE,
                    doing="skip the family group plan offer")
@@ -414,8 +391,7 @@ def _skip_fgp(command: SkipFamilyGroupPlan, state: TrajectoryState,
         professional_plan_deadline=ctx.policy.professional_plan_deadline(ctx.now))]
 
 
-@_decides(DeclareNoFamilyGroupPlan)
-def _no_fgp(command: DeclareNoFamilyGroupPlan, state: TrajectoryState,
+def declare_no_family_group_plan(command: DeclareNoFamilyGroupPlan, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     if state.fgp_status is not FamilyGroupPlanStatus.OFFERED:
         raise DomainError("there is no open family group plan offer")
@@ -423,8 +399,7 @@ def _no_fgp(command: DeclareNoFamilyGroupPlan, state: TrajectoryState,
         by_family=True, professional_plan_deadline=ctx.policy.professional_plan_deadline(ctx.now))]
 
 
-@_decides(SubmitFamilyGroupPlan)
-def _submit_fgp(command: SubmitFamilyGroupPlan, state: TrajectoryState,
+def submit_family_group_plan(command: SubmitFamilyGroupPlan, state: TrajectoryState,
                 ctx: DecisionContext) -> list[EventPayload]:
     if state.fgp_status is not FamilyGroupPlanStatus.OFFERED:
         raise DomainError("a family group plan can be submitted while the offer is open; "
@@ -434,8 +409,7 @@ def _submit_fgp(command: SubmitFamilyGroupPlan, state: TrajectoryState,
                         source=PlanSource.FAMILY_GROUP_PLAN, plan=command.plan)]
 
 
-@_decides(AdoptPlan)
-def _adopt(command: AdoptPlan, state: TrajectoryState,
+def adopt_plan(command: AdoptPlan, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="adopt a plan")
     if state.plan is not None:
@@ -451,8 +425,7 @@ def _adopt(command: AdoptPlan, state: TrajectoryState,
                         plan=command.plan)]
 
 
-@_decides(AdjustPlan)
-def _adjust(command: AdjustPlan, state: TrajectoryState,
+def adjust_plan(command: AdjustPlan, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="adjust the plan")
     if state.plan is None:
@@ -475,8 +448,7 @@ def _goal(state: TrajectoryState, goal_id: str) -> tuple[str, str]:
     return goal.goal_id, goal.person_id
 
 
-@_decides(ReportProgress)
-def _progress(command: ReportProgress, state: TrajectoryState,
+def report_progress(command: ReportProgress, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.IN_CARE, doing="report progress")
     goal_id, person_id = _goal(state, command.goal_id)
@@ -484,8 +456,7 @@ def _progress(command: ReportProgress, state: TrajectoryState,
                              note=GoalNote(person_id=person_id, text=command.note))]
 
 
-@_decides(CompleteAgreement)
-def _complete(command: CompleteAgreement, state: TrajectoryState,
+def complete_agreement(command: CompleteAgreement, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
     if state.plan is None or not any(a.agreement_id == command.agreement_id
                                      for a in state.plan.agreements):
@@ -495,8 +466,7 @@ def _complete(command: CompleteAgreement, state: TrajectoryState,
     return [AgreementCompleted(agreement_id=command.agreement_id)]
 
 
-@_decides(EvaluatePlan)
-def _evaluate(command: EvaluatePlan, state: TrajectoryState,
+def evaluate_plan(command: EvaluatePlan, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.IN_CARE, doing="evaluate the plan")
     if state.plan is None:
@@ -530,8 +500,7 @@ def _evaluate(command: EvaluatePlan, state: TrajectoryState,
                           else command.next_evaluation_date)]
 
 
-@_decides(RequestWrittenCopy)
-def _request_copy(command: RequestWrittenCopy, state: TrajectoryState,
+def request_written_copy(command: RequestWrittenCopy, state: TrajectoryState,
                   ctx: DecisionContext) -> list[EventPayload]:
     if state.plan is None:
         raise DomainError("there is no plan to copy yet")
@@ -541,8 +510,7 @@ def _request_copy(command: RequestWrittenCopy, state: TrajectoryState,
                                  due=ctx.policy.written_plan_copy_deadline(ctx.now))]
 
 
-@_decides(ProvideWrittenCopy)
-def _provide_copy(command: ProvideWrittenCopy, state: TrajectoryState,
+def provide_written_copy(command: ProvideWrittenCopy, state: TrajectoryState,
                   ctx: DecisionContext) -> list[EventPayload]:
     if state.written_copy_due is None:
         return []
@@ -552,8 +520,7 @@ def _provide_copy(command: ProvideWrittenCopy, state: TrajectoryState,
 # -- persistence, closure, aftercare ----------------------------------------------------
 
 
-@_decides(RecordManagerReview)
-def _manager_review(command: RecordManagerReview, state: TrajectoryState,
+def record_manager_review(command: RecordManagerReview, state: TrajectoryState,
                     ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="record a manager's review")
     if command.manager_id == state.coordinator_id:
@@ -562,8 +529,7 @@ def _manager_review(command: RecordManagerReview, state: TrajectoryState,
                                   note=command.note)]
 
 
-@_decides(CloseTrajectory)
-def _close(command: CloseTrajectory, state: TrajectoryState,
+def close_trajectory(command: CloseTrajectory, state: TrajectoryState,
            ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.IN_CARE, doing="close the trajectory")
     if not state.final_evaluation_done:
@@ -609,8 +575,7 @@ def _close(command: CloseTrajectory, state: TrajectoryState,
                              aftercare_ends_at=ends, check_ins_due=check_ins)]
 
 
-@_decides(RecordCheckIn)
-def _check_in(command: RecordCheckIn, state: TrajectoryState,
+def record_check_in(command: RecordCheckIn, state: TrajectoryState,
               ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.AFTERCARE, doing="record an aftercare check-in")
     check_in = next((c for c in state.check_ins if c.index == command.check_in), None)
@@ -622,8 +587,7 @@ def _check_in(command: RecordCheckIn, state: TrajectoryState,
     return [CheckInRecorded(check_in=command.check_in, by=command.by, note=command.note)]
 
 
-@_decides(PartnerSignal)
-def _signal(command: PartnerSignal, state: TrajectoryState,
+def partner_signal(command: PartnerSignal, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     if command.idempotency_key in state.signal_keys:
         return []  # a resent signal: already handled
@@ -666,6 +630,3 @@ def _signal(command: PartnerSignal, state: TrajectoryState,
                                   subject=subject, description=command.description,
                                   acted_on=False, note=note)]
 
-
-# The escalation deciders register themselves with the same registry.
-import domain.escalation  # noqa: E402, F401

@@ -1,12 +1,12 @@
-"""What every decider shares: the context of a decision, the registry of deciders by
-command type, and the guards that refuse a command with a caseworker's message."""
+"""What every decider shares: the context of a decision, the decider's type, and the
+guards that refuse a command with a caseworker's message. The deciders themselves are
+listed in `domain.command_table`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from domain.errors import DomainError
 from domain.events import EventPayload
@@ -23,26 +23,14 @@ class DecisionContext:
     coordinator_caseload: int | None = None
 
 
-C = TypeVar("C")
-Decider = Callable[[Any, TrajectoryState, DecisionContext], list[EventPayload]]
-DECIDERS: dict[type, Decider] = {}
+C_contra = TypeVar("C_contra", contravariant=True)
 
 
-def decides(command_type: type[C]) -> Callable[[Callable[[C, TrajectoryState, DecisionContext],
-                                                          list[EventPayload]]], Decider]:
-    def register(fn: Callable[[C, TrajectoryState, DecisionContext],
-                              list[EventPayload]]) -> Decider:
-        DECIDERS[command_type] = fn
-        return fn
-    return register
+class Decider(Protocol[C_contra]):
+    """`(command, state, context) -> events`, or a `DomainError` that refuses it."""
 
-
-
-def decider_for(command: object) -> Decider:
-    decider = DECIDERS.get(type(command))
-    if decider is None:
-        raise TypeError(f"no decider for {type(command).__name__}")
-    return decider
+    def __call__(self, command: C_contra, state: TrajectoryState, ctx: DecisionContext,
+                 /) -> list[EventPayload]: ...
 
 
 def require_phase(state: TrajectoryState, *phases: Phase, doing: str) -> None:

@@ -23,7 +23,7 @@ from domain.commands import (
     ReportStagnation,
     ResolveEscalation,
 )
-from domain.decision import DecisionContext, decides, require_open
+from domain.decision import DecisionContext, require_open
 from domain.errors import DomainError
 from domain.events import (
     ContactAttempted,
@@ -41,6 +41,7 @@ from domain.events import (
 )
 from domain.family import family_subject
 from domain.model import Frozen
+from domain.notifications import RecipientRole
 from domain.plan import PlanDecision, PlanSource
 from domain.trajectory import EpisodeStatus, Finding, TrajectoryState, finding_ref
 
@@ -151,7 +152,7 @@ class LevelStep(Frozen):
     episode_id: str
     level: int
     assignee_id: str
-    role: str
+    role: RecipientRole
     organisation_id: str | None = None
     deadline: datetime
     reason: str
@@ -204,8 +205,7 @@ def _open_episode(state: TrajectoryState, episode_id: str) -> tuple[int, str]:
     return episode.level, episode.assignee_id
 
 
-@decides(AcknowledgeEscalation)
-def _acknowledge(command: AcknowledgeEscalation, state: TrajectoryState,
+def acknowledge_escalation(command: AcknowledgeEscalation, state: TrajectoryState,
                  ctx: DecisionContext) -> list[EventPayload]:
     level, assignee = _open_episode(state, command.episode_id)
     if command.by != assignee:
@@ -217,8 +217,7 @@ def _acknowledge(command: AcknowledgeEscalation, state: TrajectoryState,
     return [EscalationAcknowledged(episode_id=command.episode_id, level=level, by=command.by)]
 
 
-@decides(ResolveEscalation)
-def _resolve(command: ResolveEscalation, state: TrajectoryState,
+def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
              ctx: DecisionContext) -> list[EventPayload]:
     level, assignee = _open_episode(state, command.episode_id)
     if command.by != assignee:
@@ -265,15 +264,13 @@ def _resolve(command: ResolveEscalation, state: TrajectoryState,
     return events
 
 
-@decides(RecordContactAttempt)
-def _contact(command: RecordContactAttempt, state: TrajectoryState,
+def record_contact_attempt(command: RecordContactAttempt, state: TrajectoryState,
              ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "record a contact attempt")
     return [ContactAttempted(by=command.by, channel=command.channel, reached=command.reached)]
 
 
-@decides(ReportStagnation)
-def _report(command: ReportStagnation, state: TrajectoryState,
+def report_stagnation(command: ReportStagnation, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "report a stagnation")
     reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)

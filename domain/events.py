@@ -27,6 +27,7 @@ from domain.family import (
     ReferralReason,
 )
 from domain.model import Frozen, Id, Name, Text
+from domain.notifications import RecipientRole
 from domain.personal import HasPersonalData, PersonalStr
 from domain.plan import Agreement, FamilyPlan, GoalEvaluation, PlanSource, SkipGround
 from domain.team import ManagerOverride, TeamMember
@@ -370,7 +371,7 @@ class EscalationLevelAssigned(EventPayload):
     episode_id: Id
     level: int
     assignee_id: Id
-    role: str
+    role: RecipientRole
     deadline: datetime
     reason: Text
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from types import NoneType, UnionType
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.fields import FieldInfo
@@ -200,3 +200,25 @@ def _walk(value: Any, path: JsonPath) -> list[tuple[JsonPath, str]]:
             out.extend(_walk(item, (*path, str(key))))
         return out
     return []
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def without_personal_data_of(model: M, subjects: frozenset[str]) -> M:
+    """`model` with every personal field about one of `subjects` read as `Erased()`.
+
+    For data that arrives after its subject was erased (a partner's signal about a family
+    whose key was destroyed): the fact is kept, the personal words are not stored.
+    """
+    paths = [path for path, subject in personal_values(model) if subject in subjects]
+    if not paths:
+        return model
+    doc: Any = model.model_dump(mode="json")
+    erased = Erased().model_dump(mode="json")
+    for path in paths:
+        parent = doc
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = erased
+    return type(model).model_validate(doc)

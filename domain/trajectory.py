@@ -62,6 +62,7 @@ from domain.events import (
     WrittenCopyRequested,
 )
 from domain.family import FamilyMember, Referral
+from domain.notifications import RecipientRole
 from domain.plan import FamilyPlan, GoalProgress, PlanSource
 from domain.team import TeamMember
 
@@ -124,7 +125,7 @@ class Episode(BaseModel):
     status: EpisodeStatus = EpisodeStatus.OPEN
     level: int = 0
     assignee_id: str | None = None
-    role: str | None = None
+    role: RecipientRole | None = None
     deadline: datetime | None = None
     acknowledged_by: tuple[str, ...] = ()
     reminders: int = 0

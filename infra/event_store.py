@@ -62,6 +62,10 @@ class EventIdConflictError(EventStoreError):
 class SubjectErasedError(EventStoreError):
     """New personal data arrived for a person whose data was erased."""
 
+    def __init__(self, message: str, subjects: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.subjects = tuple(subjects)
+
 
 @dataclass(frozen=True)
 class AppendResult:
@@ -340,7 +344,8 @@ class PostgresEventStore:
             raise SubjectErasedError(
                 f"personal data of {', '.join(erased)} was erased on request; new personal "
                 "data about them cannot be stored. Record the event without their personal "
-                "fields, or register them as a new person if they gave new consent."
+                "fields, or register them as a new person if they gave new consent.",
+                erased,
             )
         return {s: bytes(k) for s, k in keys.items()}
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -29,6 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.command_table import COMMAND_TABLE
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
@@ -37,7 +39,6 @@ from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
 from workflows.trajectory import (
-    COMMANDS,
     CommandResult,
     FamilyTrajectoryWorkflow,
     ReferInput,
@@ -390,14 +391,18 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                  idempotency_key=idempotency_key)
         return SignalReceived(case_id=case_id)
 
-    for name, (update, model) in COMMANDS.items():
+    for row in COMMAND_TABLE:
+        if row.route is None or row.update is None:
+            continue  # referrals and signals have their own routes above
         app.post(
-            f"/v1/trajectories/{{case_id}}/{name}",
+            f"/v1/trajectories/{{case_id}}/{row.route.path}",
             tags=["caseworker commands"],
-            summary=name.replace("_", " ").capitalize(),
-            description=(model.__doc__ or "") + COMMAND_NOTE,
+            summary=row.route.summary,
+            description=(row.model.__doc__ or "") + COMMAND_NOTE,
             responses=_responses(404, 422, 503),
-        )(_command_endpoint(link, update, model))
+            response_model=CommandResult,
+            operation_id=f"command_{row.update}",
+        )(_command_endpoint(link, row.update, row.model))
 
     return app
 
@@ -422,22 +427,22 @@ def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
                         f"{err.message})")
 
 
-def _command_endpoint(link: TemporalLink, update: Any, model: type[Command]) -> Any:
-    async def endpoint(
-        case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)],
-        command: Any,
-        idempotency_key: Annotated[
-            str,
-            Header(alias="Idempotency-Key", min_length=1, max_length=200,
-                   description="Unique per command; resend it on retries."),
-        ],
-    ) -> CommandResult:
+CaseIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)]
+CommandKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                                   description="Unique per command; resend it on retries.")]
+
+
+def _command_endpoint(link: TemporalLink, update: str, model: type[Command]
+                      ) -> Callable[..., Awaitable[CommandResult]]:
+    """The endpoint of one row of the command table: the body is that row's model."""
+
+    async def endpoint(case_id: str, command: Command, idempotency_key: str) -> CommandResult:
         temporal = await link.client()
         handle = temporal.get_workflow_handle(workflow_id_for(case_id))
         try:
             result: CommandResult = await handle.execute_update(
                 update, command, id=f"{model.__name__}-{idempotency_key}",
-                rpc_timeout=UPDATE_TIMEOUT)
+                result_type=CommandResult, rpc_timeout=UPDATE_TIMEOUT)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == "DomainError":
@@ -450,9 +455,17 @@ def _command_endpoint(link: TemporalLink, update: Any, model: type[Command]) -> 
                  version=result.version, recorded=result.recorded)
         return result
 
-    # The body's type is only known here; FastAPI reads it from the annotations.
-    endpoint.__annotations__ = {**endpoint.__annotations__, "command": model}
-    endpoint.__name__ = f"command_{model.__name__}"
+    # FastAPI reads parameters from the signature; the body's model is the row's, known
+    # only here, so the signature says so (inspect's documented `__signature__`).
+    endpoint.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("case_id", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=CaseIdPath),
+        inspect.Parameter("command", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=model),
+        inspect.Parameter("idempotency_key", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=CommandKey),
+    ], return_annotation=CommandResult)
+    endpoint.__name__ = f"command_{update}"
     return endpoint
 
 

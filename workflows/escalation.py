@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -30,38 +29,22 @@ with workflow.unsafe.imports_passed_through():
     from domain.notifications import RecipientRole
     from domain.policy import RegionPolicy
 
+from workflows.messages import (
+    EpisodeEnded,
+    EpisodeInbox,
+    EpisodeInput,
+    EpisodeOutcome,
+    TrajectoryInbox,
+    episode_workflow_id,
+)
+
+__all__ = ["EscalationEpisodeWorkflow", "episode_workflow_id"]
+
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=5))
 # How far ahead the working-day calendar reaches; refreshed when a deadline needs more.
 CALENDAR_YEARS = 3
-
-
-class EpisodeInput(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    case_id: str
-    episode_id: str
-    region_id: str
-    parent_workflow_id: str
-    coordinator_id: str | None = None
-    concerned_professional_id: str | None = None
-    opened_because: str
-    # When the stagnation was due: the first deadline counts from here, each next one from
-    # the deadline before it, so deadlines do not drift with timer or worker delays.
-    stagnated_at: datetime
-
-
-class EpisodeEnded(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    reason: str
-
-
-class EpisodeOutcome(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    episode_id: str
-    last_level: int
-    reminders: int
-    ended_because: str
 
 
 def _directory_incomplete(error: ActivityError) -> bool:
@@ -74,12 +57,8 @@ def _cause_message(error: ActivityError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(error)
 
 
-def episode_workflow_id(case_id: str, episode_id: str) -> str:
-    return f"escalation-{case_id}-{episode_id}"
-
-
 @workflow.defn
-class EscalationEpisodeWorkflow:
+class EscalationEpisodeWorkflow(EpisodeInbox):
     def __init__(self) -> None:
         self._ended: str | None = None
         self._calendar: WorkingDayCalendar | None = None
@@ -121,9 +100,9 @@ class EscalationEpisodeWorkflow:
                 # the reminder cadence (the operator may import the directory meanwhile).
                 retry_at = await self._add_working_days(
                     start, policy.escalation_reminder_working_days)
-                await parent.signal("escalation_step", LevelStep(
+                await parent.signal(TrajectoryInbox.escalation_step, LevelStep(
                     episode_id=input.episode_id, level=level, assignee_id=input.region_id,
-                    role=RecipientRole.REGION.value, deadline=retry_at,
+                    role=RecipientRole.REGION, deadline=retry_at,
                     reason=f"{reason}; {_cause_message(error)}"))
                 if await self._ended_before(retry_at):
                     break
@@ -135,9 +114,9 @@ class EscalationEpisodeWorkflow:
             days = days_for[assignee.role]
             deadline = await self._add_working_days(start, days)
             note = f"; {assignee.note}" if assignee.note else ""
-            await parent.signal("escalation_step", LevelStep(
+            await parent.signal(TrajectoryInbox.escalation_step, LevelStep(
                 episode_id=input.episode_id, level=level, assignee_id=assignee.assignee_id,
-                role=assignee.role.value, organisation_id=assignee.organisation_id,
+                role=assignee.role, organisation_id=assignee.organisation_id,
                 deadline=deadline, reason=reason + note))
             if await self._ended_before(deadline):
                 break
@@ -153,7 +132,7 @@ class EscalationEpisodeWorkflow:
             reminders += 1
             next_reminder = await self._add_working_days(
                 start, policy.escalation_reminder_working_days)
-            await parent.signal("escalation_alert", RegionAlert(
+            await parent.signal(TrajectoryInbox.escalation_alert, RegionAlert(
                 episode_id=input.episode_id, reminder=reminders, region_id=input.region_id,
                 recipient_id=assignee.assignee_id, organisation_id=assignee.organisation_id,
                 next_reminder=next_reminder))

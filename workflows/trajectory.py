@@ -1,13 +1,20 @@
 """FamilyTrajectoryWorkflow: one durable workflow per family (id `trajectory-<case id>`).
 
-- Commands arrive as Updates. Each validator runs the domain's `decide` against the
+- Commands arrive as Updates, one per row of `domain.command_table`: the workflow
+  registers them from the table. Each validator runs the row's decider against the
   current state, so a command that breaks a rule is rejected with its message before
   anything is written to the workflow history or the event store.
 - Partner signals carry an idempotency key; the keys are part of the state (they are in
   the events), so a resent signal is ignored, also after continue-as-new.
-- Order is *append, then apply*: events reach the event store through an activity before
-  the state changes, so the state is always the fold of what is stored. A lock
-  serialises handlers: each decides on the state the previous one left.
+- Every handler takes the same path (`_record`): decide on the current state, add what
+  that sets off (`domain.consequences`: passed deadlines, stagnation findings, escalation
+  episodes), append it all in one activity, apply it, then react (`_react`: start or end
+  escalation episodes). A lock serialises handlers: each decides on the state the
+  previous one left.
+- A signal, timer or episode message never fails the trajectory: a concurrent writer
+  makes it re-read the stream and decide again; data about an erased person is recorded
+  without that person's data; a store outage is retried, with the lock released between
+  rounds so queries and other handlers are not held up forever.
 - Clocks are durable timers: the run loop sleeps until the earliest deadline of the state
   (`domain.deadlines`) or until a command changes the state.
 - Long life: the workflow continues as new well before its history grows large. The new
@@ -19,62 +26,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    WorkflowAlreadyStartedError,
+)
 
-from workflows.escalation import (
+from workflows.escalation import EscalationEpisodeWorkflow
+from workflows.messages import (
     EpisodeEnded,
+    EpisodeInbox,
     EpisodeInput,
     EpisodeOutcome,
-    EscalationEpisodeWorkflow,
+    LevelStep,
+    RegionAlert,
+    TrajectoryInbox,
     episode_workflow_id,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_context import CaseloadRequest, PolicyRequest
     from activities.event_store import AppendEventsInput, AppendEventsResult, ReadStreamInput
-    from domain.commands import (
-        AcknowledgeEscalation,
-        AddTeamMember,
-        AdjustPlan,
-        AdoptPlan,
-        AppointCoordinator,
-        AssignWaitingContact,
-        CloseTrajectory,
-        Command,
-        CompleteAgreement,
-        DeclareNoFamilyGroupPlan,
-        EvaluatePlan,
-        GiveConsent,
-        OfferFamilyGroupPlan,
-        PartnerSignal,
-        ProvideWrittenCopy,
-        RecordCheckIn,
-        RecordContactAttempt,
-        RecordFamilyPreference,
-        RecordIntake,
-        RecordManagerReview,
-        ReferFamily,
-        RemoveTeamMember,
-        ReportProgress,
-        ReportStagnation,
-        RequestWrittenCopy,
-        ResolveEscalation,
-        ShareInformation,
-        SkipFamilyGroupPlan,
-        StartCare,
-        SubmitFamilyGroupPlan,
-        WithdrawConsent,
-    )
+    from domain.command_table import COMMAND_TABLE, CommandRow, decide, row_for
+    from domain.commands import CaseworkerCommand, Command, PartnerSignal, ReferFamily
+    from domain.consequences import consequences, with_consequences
     from domain.deadlines import due_events, next_deadline
-    from domain.decide import DecisionContext, decide
+    from domain.decision import DecisionContext
     from domain.errors import DomainError
-    from domain.escalation import LevelStep, RegionAlert, record_alert, record_step
+    from domain.escalation import record_alert, record_step
     from domain.events import (
         EscalationClosed,
         EscalationOpened,
@@ -85,11 +71,14 @@ with workflow.unsafe.imports_passed_through():
         StagnationFound,
     )
     from domain.notifications import Notification, RecipientRole
+    from domain.personal import without_personal_data_of
     from domain.policy import RegionPolicy
     from domain.trajectory import (
+        EpisodeStatus,
         Phase,
         TrajectoryState,
         evolve,
+        finding_ref,
         fold,
         new_event,
         stream_id_for,
@@ -124,10 +113,26 @@ class CommandResult(BaseModel):
 
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Store outages are retried with backoff for as long as they last: nothing is lost, and
-# idempotent appends make the retries safe. Domain-level refusals are non-retryable.
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=1))
+# One round of appending: the activity retries a store outage for this long, then the
+# handler lets go of the lock, waits, and decides again (see `_record`). Shorter than
+# the gateway's update timeout, so a caseworker hears about an outage instead of waiting
+# on a lock; the update itself stays in progress and a resend with its key gets its
+# result once the store is back.
+APPEND_ROUND = timedelta(seconds=20)
+APPEND_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500),
+                           backoff_coefficient=2.0, maximum_interval=timedelta(seconds=5))
+OUTAGE_BACKOFF_FIRST = timedelta(seconds=5)
+OUTAGE_BACKOFF_MAX = timedelta(minutes=5)
+# A writer that keeps beating this one is an outage of another kind: back off like one.
+CONFLICTS_PER_ROUND = 3
+# Running cases recorded a command and what it set off in separate appends; this patch
+# marks runs that record them in one (workflow.patched keeps old histories replaying).
+ONE_APPEND_PATCH = "one-append-per-step"
+
+# A step: the events to record on the current state (may raise DomainError).
+Step = Callable[[TrajectoryState], list[EventPayload]]
 
 
 def workflow_id_for(case_id: str) -> str:
@@ -140,8 +145,17 @@ def _refused(error: DomainError) -> ApplicationError:
     return ApplicationError(error.message, error.code, type="DomainError", non_retryable=True)
 
 
+def _failure_type(error: ActivityError) -> str | None:
+    cause = error.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+class _StoreUnavailable(Exception):
+    """One round of appending did not reach the store."""
+
+
 @workflow.defn
-class FamilyTrajectoryWorkflow:
+class FamilyTrajectoryWorkflow(TrajectoryInbox):
     @workflow.init
     def __init__(self, input: StartTrajectoryInput) -> None:
         self._input = input
@@ -153,20 +167,22 @@ class FamilyTrajectoryWorkflow:
         # arrive earlier (update-with-start, signals right after continue-as-new) wait.
         self._ready = False
         self._lock = asyncio.Lock()
+        self._one_append = True
+        for row in COMMAND_TABLE:
+            if row.update is not None:
+                workflow.set_update_handler(row.update, self._update_handler(row),
+                                            validator=self._update_validator(row))
 
     # -- the run loop -------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: StartTrajectoryInput) -> TrajectoryState:
+        self._one_append = workflow.patched(ONE_APPEND_PATCH)
         self._policy = await workflow.execute_activity(
             "current_policy", PolicyRequest(case_id=self._case_id), result_type=RegionPolicy,
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
         if input.resume:
-            events = await workflow.execute_activity(
-                "read_stream", ReadStreamInput(stream_id=self._stream_id),
-                result_type=list[RecordedEvent],
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
-            self._state = fold(events)
+            self._state = fold(await self._read_stream(0))
         self._ready = True
         workflow.logger.info("trajectory running", extra={
             "case_id": self._case_id, "version": self._state.version, "resumed": input.resume})
@@ -190,32 +206,29 @@ class FamilyTrajectoryWorkflow:
                 or info.get_current_history_length() >= self._input.max_history_events)
 
     async def _apply_due_deadlines(self) -> None:
-        assert self._policy is not None
-        while True:
-            async with self._lock:
-                payloads = due_events(self._state, workflow.now(), self._policy)
-                if not payloads:
-                    return
-                await self._append(payloads, "system:deadline")
-            for payload in payloads:
-                if isinstance(payload, StagnationFound):
-                    self._on_stagnation(payload)
-
-    def _on_stagnation(self, finding: StagnationFound) -> None:
-        """Log line for operators; the escalation bookkeeping (`due_events`) opens or
-        joins an episode for the finding right after, in the same loop."""
-        workflow.logger.info("stagnation found", extra={
-            "case_id": self._case_id, "rule": finding.rule.value, "key": finding.key})
+        policy = self._require_policy()
+        if self._one_append:
+            await self._record(lambda s: consequences(s, workflow.now(), policy),
+                               "system:deadline")
+            return
+        # Runs from before the patch: one append per round, as they were recorded.
+        while await self._record(lambda s: due_events(s, workflow.now(), policy),
+                                 "system:deadline"):
+            pass
 
     async def _sleep_until_next_deadline_or_change(self) -> None:
-        assert self._policy is not None
         version = self._state.version
-        at = next_deadline(self._state, self._policy)
+        at = next_deadline(self._state, self._require_policy())
         timeout = None if at is None else max(at - workflow.now(), timedelta(seconds=1))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._state.version != version or self._history_is_long(),
                 timeout=timeout)
+
+    def _require_policy(self) -> RegionPolicy:
+        if self._policy is None:
+            raise RuntimeError("the region policy is not loaded yet")
+        return self._policy
 
     # -- queries ---------------------------------------------------------------------
 
@@ -223,71 +236,112 @@ class FamilyTrajectoryWorkflow:
     def state(self) -> TrajectoryState:
         return self._state
 
-    # -- command handling ------------------------------------------------------------
+    # -- the one path of every handler: decide, append, apply, react ---------------------
 
     def _context(self, caseload: int | None = None) -> DecisionContext:
-        assert self._policy is not None
-        return DecisionContext(now=workflow.now(), policy=self._policy,
+        return DecisionContext(now=workflow.now(), policy=self._require_policy(),
                                coordinator_caseload=caseload)
 
-    def _check_case(self, command: object) -> None:
-        if isinstance(command, ReferFamily) and command.case_id != self._case_id:
-            raise ApplicationError(
-                f"this is the trajectory of case {self._case_id}; the referral names case "
-                f"{command.case_id}", type="DomainError", non_retryable=True)
+    def _decision(self, command: Command, caseload: int | None = None) -> Step:
+        """The step that decides `command` on whatever state the lock hands over, with
+        what it sets off (for runs recorded before the patch, the run loop adds that)."""
+        def step(state: TrajectoryState) -> list[EventPayload]:
+            ctx = self._context(caseload)
+            payloads = decide(command, state, ctx)
+            if not self._one_append:
+                return payloads
+            return with_consequences(state, payloads, ctx.now, ctx.policy)
+        return step
 
-    def _validate(self, command: object) -> None:
-        # Before the run is ready (its first moments) the handler decides instead.
-        if not self._ready:
-            return
-        self._check_case(command)
-        try:
-            decide(command, self._state, self._context())
-        except DomainError as error:
-            raise _refused(error) from error
+    async def _record(self, step: Step, actor: str,
+                      notifications: Callable[[list[EventPayload]], tuple[Notification, ...]]
+                      | None = None, *, refuse_erased: bool = False) -> list[EventPayload]:
+        """Decide with `step` on the current state, append, apply and react; return what
+        was recorded. `DomainError` from the step reaches the caller, nothing recorded.
 
-    async def _execute(self, command: Command | ReferFamily, actor: str) -> CommandResult:
-        await workflow.wait_condition(lambda: self._ready)
-        # `decide` runs again below under the lock; the one check it does not repeat is
-        # the case id, which the validator skipped if the run was not ready yet.
-        self._check_case(command)
-        caseload = None
-        if isinstance(command, AppointCoordinator):
-            caseload = await workflow.execute_activity(
-                "coordinator_caseload",
-                CaseloadRequest(member_id=command.member_id, case_id=self._case_id),
-                result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY)
-        async with self._lock:
-            try:
-                payloads = decide(command, self._state, self._context(caseload))
-            except DomainError as error:  # the state moved since validation
-                raise _refused(error) from error
-            await self._append(payloads, actor)
-        workflow.logger.info("command handled", extra={
-            "case_id": self._case_id, "command": type(command).__name__,
-            "events": [type(p).__name__ for p in payloads]})
-        return CommandResult(case_id=self._case_id, version=self._state.version,
-                             recorded=bool(payloads))
+        - Another writer got there first: re-read the stream and decide again.
+        - Personal data about an erased person: refused (`refuse_erased`, a caseworker's
+          command) or recorded without that person's data (signals, timers, episodes).
+        - The store cannot be reached: let go of the lock, wait, decide again.
+        """
+        erased: frozenset[str] = frozenset()
+        backoff = OUTAGE_BACKOFF_FIRST
+        while True:
+            async with self._lock:
+                conflicts = 0
+                while True:
+                    payloads = step(self._state)
+                    if erased:
+                        payloads = [without_personal_data_of(p, erased) for p in payloads]
+                    if not payloads:
+                        return []
+                    notes = notifications(payloads) if notifications else ()
+                    try:
+                        await self._append(payloads, actor, notes)
+                    except ActivityError as error:
+                        failure = _failure_type(error)
+                        if failure in ("ConcurrencyError", "EventIdConflictError"):
+                            conflicts += 1
+                            if conflicts > CONFLICTS_PER_ROUND:
+                                break
+                            await self._catch_up()
+                            continue
+                        if failure == "SubjectErasedError":
+                            subjects = self._erased_subjects(error)
+                            if refuse_erased or not subjects or subjects <= erased:
+                                raise self._erased_refusal(error) from error
+                            workflow.logger.warning("recording without erased data", extra={
+                                "case_id": self._case_id, "subjects": sorted(subjects)})
+                            erased |= subjects
+                            continue
+                        raise
+                    except _StoreUnavailable:
+                        break
+                    await self._react(payloads)
+                    return payloads
+            # Outside the lock: queries, and handlers that need no append, go on.
+            workflow.logger.warning("event store unavailable; deciding again later", extra={
+                "case_id": self._case_id, "retry_in_s": backoff.total_seconds()})
+            await workflow.sleep(backoff)
+            backoff = min(backoff * 2, OUTAGE_BACKOFF_MAX)
+
+    def _erased_subjects(self, error: ActivityError) -> frozenset[str]:
+        cause = error.cause
+        details = cause.details if isinstance(cause, ApplicationError) else ()
+        return frozenset(d for d in details if isinstance(d, str))
+
+    def _erased_refusal(self, error: ActivityError) -> ApplicationError:
+        workflow.logger.warning("refused: personal data of an erased person", extra={
+            "case_id": self._case_id, "subjects": sorted(self._erased_subjects(error))})
+        return _refused(DomainError(
+            "this would record personal data of a person whose data was erased on request; "
+            "leave their personal details out, or register them as a new person if they "
+            "gave new consent", code="subject_erased"))
 
     async def _append(self, payloads: list[EventPayload], actor: str,
-                      notifications: tuple[Notification, ...] = ()) -> None:
-        if not payloads:
-            return
+                      notifications: tuple[Notification, ...]) -> None:
+        """Persist `payloads` (one activity, one transaction) and apply them."""
         info = workflow.info()
         metadata = EventMetadata(actor=actor, workflow_id=info.workflow_id, run_id=info.run_id)
         now = workflow.now()
         events = [new_event(p, event_id=workflow.uuid4(), now=now, metadata=metadata)
                   for p in payloads]
-        result: AppendEventsResult = await workflow.execute_activity(
-            "append_events",
-            AppendEventsInput(stream_id=self._stream_id, case_id=self._case_id,
-                              expected_version=self._state.version, events=events,
-                              notifications=list(notifications)),
-            result_type=AppendEventsResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+        try:
+            result: AppendEventsResult = await workflow.execute_activity(
+                "append_events",
+                AppendEventsInput(stream_id=self._stream_id, case_id=self._case_id,
+                                  expected_version=self._state.version, events=events,
+                                  notifications=list(notifications)),
+                result_type=AppendEventsResult,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=APPEND_ROUND,
+                retry_policy=APPEND_RETRY,
+            )
+        except ActivityError as error:
+            if _failure_type(error) in ("ConcurrencyError", "EventIdConflictError",
+                                        "SubjectErasedError"):
+                raise
+            raise _StoreUnavailable() from error
         state = self._state
         for payload in payloads:
             state = evolve(state, payload, now)
@@ -295,44 +349,70 @@ class FamilyTrajectoryWorkflow:
             raise RuntimeError(f"store is at version {result.last_version}, "
                                f"state at {state.version}")
         self._state = state
-        await self._steer_episodes(payloads)
 
-    # -- escalation episodes (child workflows) ------------------------------------------
+    async def _catch_up(self) -> None:
+        """Fold what another writer appended (a retried append that did land, an operator
+        tool) and react to it, so its episodes run too."""
+        events = await self._read_stream(self._state.version)
+        self._state = fold(events, self._state)
+        workflow.logger.info("caught up with the store", extra={
+            "case_id": self._case_id, "version": self._state.version})
+        await self._react([e.payload for e in events])
 
-    async def _steer_episodes(self, payloads: list[EventPayload]) -> None:
+    async def _read_stream(self, from_version: int) -> list[RecordedEvent]:
+        events: list[RecordedEvent] = await workflow.execute_activity(
+            "read_stream", ReadStreamInput(stream_id=self._stream_id,
+                                           from_version=from_version),
+            result_type=list[RecordedEvent],
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+        return events
+
+    # -- reactions: what the workflow does about recorded events -------------------------
+
+    async def _react(self, payloads: list[EventPayload]) -> None:
         """Start the ladder of each episode just opened; tell an episode that ended."""
-        assert self._policy is not None
         for payload in payloads:
-            if isinstance(payload, EscalationOpened):
-                finding = next(f for f in reversed(self._state.findings)
-                               if f"{f.rule}:{f.key}" == payload.finding_key)
-                # ABANDON: the episode outlives this run when the trajectory continues
-                # as new; it signals the trajectory by workflow id, so the new run gets it.
-                child_run = await workflow.start_child_workflow(
-                    EscalationEpisodeWorkflow.run,
-                    EpisodeInput(case_id=self._case_id, episode_id=payload.episode_id,
-                                 region_id=self._policy.region,
-                                 parent_workflow_id=workflow.info().workflow_id,
-                                 coordinator_id=self._state.coordinator_id,
-                                 concerned_professional_id=payload.concerned_professional_id,
-                                 opened_because=finding.evidence,
-                                 stagnated_at=finding.due or finding.found_at),
-                    id=episode_workflow_id(self._case_id, payload.episode_id),
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON)
-                child_run.add_done_callback(self._episode_finished)
+            if isinstance(payload, StagnationFound):
+                workflow.logger.info("stagnation found", extra={
+                    "case_id": self._case_id, "rule": payload.rule.value, "key": payload.key})
+            elif isinstance(payload, EscalationOpened):
+                await self._start_episode(payload)
             elif isinstance(payload, EscalationResolved | EscalationClosed):
                 reason = (payload.reason if isinstance(payload, EscalationClosed)
                           else f"resolved by {payload.by} at level {payload.level}")
                 child = workflow.get_external_workflow_handle(
                     episode_workflow_id(self._case_id, payload.episode_id))
                 try:
-                    await child.signal(EscalationEpisodeWorkflow.end,
-                                       EpisodeEnded(reason=reason))
+                    await child.signal(EpisodeInbox.end, EpisodeEnded(reason=reason))
                 except FailureError:
                     # The episode's workflow is gone already (it failed, or an operator
                     # ended it); the event above is what counts.
                     workflow.logger.warning("episode workflow not running", extra={
                         "case_id": self._case_id, "episode_id": payload.episode_id})
+
+    async def _start_episode(self, opened: EscalationOpened) -> None:
+        episode = self._state.episode(opened.episode_id)
+        if episode is None or episode.status is not EpisodeStatus.OPEN:
+            return  # it closed in the same append (caught up from the store)
+        finding = next(f for f in reversed(self._state.findings)
+                       if finding_ref(f.rule, f.key) == opened.finding_key)
+        try:
+            # ABANDON: the episode outlives this run when the trajectory continues
+            # as new; it signals the trajectory by workflow id, so the new run gets it.
+            child_run = await workflow.start_child_workflow(
+                EscalationEpisodeWorkflow.run,
+                EpisodeInput(case_id=self._case_id, episode_id=opened.episode_id,
+                             region_id=self._require_policy().region,
+                             parent_workflow_id=workflow.info().workflow_id,
+                             coordinator_id=self._state.coordinator_id,
+                             concerned_professional_id=opened.concerned_professional_id,
+                             opened_because=finding.evidence,
+                             stagnated_at=finding.due or finding.found_at),
+                id=episode_workflow_id(self._case_id, opened.episode_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+        except WorkflowAlreadyStartedError:
+            return  # started by the run that recorded it
+        child_run.add_done_callback(self._episode_finished)
 
     def _episode_finished(self, run: asyncio.Future[EpisodeOutcome]) -> None:
         # Nobody awaits an episode's result: its steps reach the case as signals. Take
@@ -351,42 +431,52 @@ class FamilyTrajectoryWorkflow:
             organisation_id=organisation_id, case_id=self._case_id,
             case_link=f"/v1/trajectories/{self._case_id}", message=message)
 
+    # -- signals: from escalation episodes (TrajectoryInbox) and from partners ------------
+
     @workflow.signal
     async def escalation_step(self, step: LevelStep) -> None:
         await workflow.wait_condition(lambda: self._ready)
-        async with self._lock:
-            payloads = record_step(self._state, step)
-            note = self._notification(
-                f"{step.episode_id}:level-{step.level}", step.assignee_id,
-                RecipientRole(step.role), step.organisation_id,
-                f"Opschaling {step.episode_id} (case {self._case_id}) is with you at level "
-                f"{step.level}; respond by {step.deadline:%Y-%m-%d %H:%M} UTC. {step.reason}")
-            await self._append(payloads, "system:escalation", (note,) if payloads else ())
+        note = self._notification(
+            f"{step.episode_id}:level-{step.level}", step.assignee_id, step.role,
+            step.organisation_id,
+            f"Opschaling {step.episode_id} (case {self._case_id}) is with you at level "
+            f"{step.level}; respond by {step.deadline:%Y-%m-%d %H:%M} UTC. {step.reason}")
+        await self._record(self._with_consequences(lambda s: record_step(s, step)),
+                           "system:escalation", lambda _: (note,))
 
     @workflow.signal
     async def escalation_alert(self, alert: RegionAlert) -> None:
         await workflow.wait_condition(lambda: self._ready)
-        async with self._lock:
-            payloads = record_alert(self._state, alert)
-            note = self._notification(
-                f"{alert.episode_id}:alert-{alert.reminder}", alert.region_id,
-                RecipientRole.REGION, alert.organisation_id,
-                f"Region {alert.region_id}: escalation {alert.episode_id} of case "
-                f"{self._case_id} passed its last deadline without a decision "
-                f"(reminder {alert.reminder}); next reminder "
-                f"{alert.next_reminder:%Y-%m-%d}.")
-            await self._append(payloads, "system:escalation", (note,) if payloads else ())
+        note = self._notification(
+            f"{alert.episode_id}:alert-{alert.reminder}", alert.region_id,
+            RecipientRole.REGION, alert.organisation_id,
+            f"Region {alert.region_id}: escalation {alert.episode_id} of case "
+            f"{self._case_id} passed its last deadline without a decision "
+            f"(reminder {alert.reminder}); next reminder "
+            f"{alert.next_reminder:%Y-%m-%d}.")
+        await self._record(self._with_consequences(lambda s: record_alert(s, alert)),
+                           "system:escalation", lambda _: (note,))
 
-    # -- signals ---------------------------------------------------------------------
+    def _with_consequences(self, step: Step) -> Step:
+        if not self._one_append:
+            return step
+        policy = self._require_policy()
+        return lambda s: with_consequences(s, step(s), workflow.now(), policy)
 
     @workflow.signal
     async def partner_signal(self, signal: PartnerSignal) -> None:
         await workflow.wait_condition(lambda: self._ready)
-        async with self._lock:
-            payloads = decide(signal, self._state, self._context())
-            await self._append(payloads, f"partner:{signal.organisation}")
+        try:
+            await self._record(self._decision(signal), f"partner:{signal.organisation}")
+        except DomainError as error:
+            # A signal has nobody to answer: log the refusal, never fail the trajectory.
+            workflow.logger.warning("partner signal refused", extra={
+                "case_id": self._case_id, "code": error.code, "reason": error.message})
+        except ApplicationError as error:
+            workflow.logger.warning("partner signal refused", extra={
+                "case_id": self._case_id, "reason": error.message})
 
-    # -- updates: one per command ------------------------------------------------------
+    # -- updates: the referral, and one per row of the command table --------------------
 
     @workflow.update
     async def refer(self, input: ReferInput) -> CommandResult:
@@ -396,274 +486,69 @@ class FamilyTrajectoryWorkflow:
     def _v_refer(self, input: ReferInput) -> None:
         self._validate(input.command)
 
-    @workflow.update
-    async def record_intake(self, command: RecordIntake) -> CommandResult:
-        return await self._execute(command, command.actor)
+    def _update_handler(self, row: CommandRow) -> Callable[[RawValue], object]:
+        async def handle(payload: RawValue) -> CommandResult:
+            command = self._decode(row, payload)
+            assert isinstance(command, CaseworkerCommand)
+            return await self._execute(command, command.actor)
+        return handle
 
-    @record_intake.validator
-    def _v_record_intake(self, command: RecordIntake) -> None:
-        self._validate(command)
+    def _update_validator(self, row: CommandRow) -> Callable[[RawValue], None]:
+        def validate(payload: RawValue) -> None:
+            self._validate(self._decode(row, payload))
+        return validate
 
-    @workflow.update
-    async def give_consent(self, command: GiveConsent) -> CommandResult:
-        return await self._execute(command, command.actor)
+    def _decode(self, row: CommandRow, payload: RawValue) -> Command:
+        try:
+            command = workflow.payload_converter().from_payload(payload.payload, row.model)
+        except ValidationError as error:
+            # Locations and messages only: the input may hold personal data.
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in error.errors(include_input=False, include_url=False))
+            raise ApplicationError(f"invalid {row.update}: {problems}", "invalid_command",
+                                   type="DomainError", non_retryable=True) from None
+        if not isinstance(command, row.model):
+            raise ApplicationError(f"invalid {row.update}", "invalid_command",
+                                   type="DomainError", non_retryable=True)
+        return command
 
-    @give_consent.validator
-    def _v_give_consent(self, command: GiveConsent) -> None:
-        self._validate(command)
+    def _check_case(self, command: Command) -> None:
+        if isinstance(command, ReferFamily) and command.case_id != self._case_id:
+            raise ApplicationError(
+                f"this is the trajectory of case {self._case_id}; the referral names case "
+                f"{command.case_id}", type="DomainError", non_retryable=True)
 
-    @workflow.update
-    async def withdraw_consent(self, command: WithdrawConsent) -> CommandResult:
-        return await self._execute(command, command.actor)
+    def _validate(self, command: Command) -> None:
+        # Before the run is ready (its first moments) the handler decides instead.
+        if not self._ready:
+            return
+        self._check_case(command)
+        try:
+            decide(command, self._state, self._context())
+        except DomainError as error:
+            raise _refused(error) from error
 
-    @withdraw_consent.validator
-    def _v_withdraw_consent(self, command: WithdrawConsent) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def share_information(self, command: ShareInformation) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @share_information.validator
-    def _v_share_information(self, command: ShareInformation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def assign_waiting_contact(self, command: AssignWaitingContact) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @assign_waiting_contact.validator
-    def _v_assign_waiting_contact(self, command: AssignWaitingContact) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def start_care(self, command: StartCare) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @start_care.validator
-    def _v_start_care(self, command: StartCare) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def add_team_member(self, command: AddTeamMember) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @add_team_member.validator
-    def _v_add_team_member(self, command: AddTeamMember) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def remove_team_member(self, command: RemoveTeamMember) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @remove_team_member.validator
-    def _v_remove_team_member(self, command: RemoveTeamMember) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def record_family_preference(self, command: RecordFamilyPreference
-                                       ) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @record_family_preference.validator
-    def _v_record_family_preference(self, command: RecordFamilyPreference) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def appoint_coordinator(self, command: AppointCoordinator) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @appoint_coordinator.validator
-    def _v_appoint_coordinator(self, command: AppointCoordinator) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def offer_family_group_plan(self, command: OfferFamilyGroupPlan) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @offer_family_group_plan.validator
-    def _v_offer_family_group_plan(self, command: OfferFamilyGroupPlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def skip_family_group_plan(self, command: SkipFamilyGroupPlan) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @skip_family_group_plan.validator
-    def _v_skip_family_group_plan(self, command: SkipFamilyGroupPlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def submit_family_group_plan(self, command: SubmitFamilyGroupPlan
-                                       ) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @submit_family_group_plan.validator
-    def _v_submit_family_group_plan(self, command: SubmitFamilyGroupPlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def declare_no_family_group_plan(self, command: DeclareNoFamilyGroupPlan
-                                           ) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @declare_no_family_group_plan.validator
-    def _v_declare_no_family_group_plan(self, command: DeclareNoFamilyGroupPlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def adopt_plan(self, command: AdoptPlan) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @adopt_plan.validator
-    def _v_adopt_plan(self, command: AdoptPlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def adjust_plan(self, command: AdjustPlan) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @adjust_plan.validator
-    def _v_adjust_plan(self, command: AdjustPlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def report_progress(self, command: ReportProgress) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @report_progress.validator
-    def _v_report_progress(self, command: ReportProgress) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def complete_agreement(self, command: CompleteAgreement) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @complete_agreement.validator
-    def _v_complete_agreement(self, command: CompleteAgreement) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def evaluate_plan(self, command: EvaluatePlan) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @evaluate_plan.validator
-    def _v_evaluate_plan(self, command: EvaluatePlan) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def request_written_copy(self, command: RequestWrittenCopy) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @request_written_copy.validator
-    def _v_request_written_copy(self, command: RequestWrittenCopy) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def provide_written_copy(self, command: ProvideWrittenCopy) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @provide_written_copy.validator
-    def _v_provide_written_copy(self, command: ProvideWrittenCopy) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def record_manager_review(self, command: RecordManagerReview) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @record_manager_review.validator
-    def _v_record_manager_review(self, command: RecordManagerReview) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def close(self, command: CloseTrajectory) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @close.validator
-    def _v_close(self, command: CloseTrajectory) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def record_contact_attempt(self, command: RecordContactAttempt) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @record_contact_attempt.validator
-    def _v_record_contact_attempt(self, command: RecordContactAttempt) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def report_stagnation(self, command: ReportStagnation) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @report_stagnation.validator
-    def _v_report_stagnation(self, command: ReportStagnation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def acknowledge_escalation(self, command: AcknowledgeEscalation) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @acknowledge_escalation.validator
-    def _v_acknowledge_escalation(self, command: AcknowledgeEscalation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def resolve_escalation(self, command: ResolveEscalation) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @resolve_escalation.validator
-    def _v_resolve_escalation(self, command: ResolveEscalation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def record_check_in(self, command: RecordCheckIn) -> CommandResult:
-        return await self._execute(command, command.actor)
-
-    @record_check_in.validator
-    def _v_record_check_in(self, command: RecordCheckIn) -> None:
-        self._validate(command)
-
-
-# The caseworker commands by name, for the gateway's `POST /v1/trajectories/{id}/{name}`:
-# each maps to its update and its typed input model.
-COMMANDS: dict[str, tuple[Any, type[Command]]] = {
-    "record_intake": (FamilyTrajectoryWorkflow.record_intake, RecordIntake),
-    "give_consent": (FamilyTrajectoryWorkflow.give_consent, GiveConsent),
-    "withdraw_consent": (FamilyTrajectoryWorkflow.withdraw_consent, WithdrawConsent),
-    "share_information": (FamilyTrajectoryWorkflow.share_information, ShareInformation),
-    "assign_waiting_contact": (FamilyTrajectoryWorkflow.assign_waiting_contact,
-                               AssignWaitingContact),
-    "start_care": (FamilyTrajectoryWorkflow.start_care, StartCare),
-    "add_team_member": (FamilyTrajectoryWorkflow.add_team_member, AddTeamMember),
-    "remove_team_member": (FamilyTrajectoryWorkflow.remove_team_member, RemoveTeamMember),
-    "record_family_preference": (FamilyTrajectoryWorkflow.record_family_preference,
-                                 RecordFamilyPreference),
-    "appoint_coordinator": (FamilyTrajectoryWorkflow.appoint_coordinator, AppointCoordinator),
-    "offer_family_group_plan": (FamilyTrajectoryWorkflow.offer_family_group_plan,
-                                OfferFamilyGroupPlan),
-    "skip_family_group_plan": (FamilyTrajectoryWorkflow.skip_family_group_plan,
-                               SkipFamilyGroupPlan),
-    "submit_family_group_plan": (FamilyTrajectoryWorkflow.submit_family_group_plan,
-                                 SubmitFamilyGroupPlan),
-    "declare_no_family_group_plan": (FamilyTrajectoryWorkflow.declare_no_family_group_plan,
-                                     DeclareNoFamilyGroupPlan),
-    "adopt_plan": (FamilyTrajectoryWorkflow.adopt_plan, AdoptPlan),
-    "adjust_plan": (FamilyTrajectoryWorkflow.adjust_plan, AdjustPlan),
-    "report_progress": (FamilyTrajectoryWorkflow.report_progress, ReportProgress),
-    "complete_agreement": (FamilyTrajectoryWorkflow.complete_agreement, CompleteAgreement),
-    "evaluate_plan": (FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan),
-    "request_written_copy": (FamilyTrajectoryWorkflow.request_written_copy,
-                             RequestWrittenCopy),
-    "provide_written_copy": (FamilyTrajectoryWorkflow.provide_written_copy,
-                             ProvideWrittenCopy),
-    "record_manager_review": (FamilyTrajectoryWorkflow.record_manager_review,
-                              RecordManagerReview),
-    "close": (FamilyTrajectoryWorkflow.close, CloseTrajectory),
-    "record_check_in": (FamilyTrajectoryWorkflow.record_check_in, RecordCheckIn),
-    "record_contact_attempt": (FamilyTrajectoryWorkflow.record_contact_attempt,
-                               RecordContactAttempt),
-    "report_stagnation": (FamilyTrajectoryWorkflow.report_stagnation, ReportStagnation),
-    "acknowledge_escalation": (FamilyTrajectoryWorkflow.acknowledge_escalation,
-                               AcknowledgeEscalation),
-    "resolve_escalation": (FamilyTrajectoryWorkflow.resolve_escalation, ResolveEscalation),
-}
+    async def _execute(self, command: Command, actor: str) -> CommandResult:
+        await workflow.wait_condition(lambda: self._ready)
+        # `decide` runs again in `_record` under the lock; the one check it does not
+        # repeat is the case id, which the validator skipped if the run was not ready yet.
+        self._check_case(command)
+        caseload = None
+        member_id = row_for(command).caseload_member(command)
+        if member_id is not None:
+            caseload = await workflow.execute_activity(
+                "coordinator_caseload",
+                CaseloadRequest(member_id=member_id, case_id=self._case_id),
+                result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY)
+        try:
+            payloads = await self._record(self._decision(command, caseload), actor,
+                                          refuse_erased=True)
+        except DomainError as error:  # the state moved since validation
+            raise _refused(error) from error
+        workflow.logger.info("command handled", extra={
+            "case_id": self._case_id, "command": type(command).__name__,
+            "events": [type(p).__name__ for p in payloads]})
+        return CommandResult(case_id=self._case_id, version=self._state.version,
+                             recorded=bool(payloads))

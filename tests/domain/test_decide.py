@@ -18,6 +18,7 @@ from domain.closure import (
     ClosureReason,
     ManagerReviewDecision,
 )
+from domain.command_table import decide
 from domain.commands import (
     AddTeamMember,
     AdjustPlan,
@@ -26,6 +27,7 @@ from domain.commands import (
     AssessmentInput,
     AssignWaitingContact,
     CloseTrajectory,
+    Command,
     CompleteAgreement,
     DeclareNoFamilyGroupPlan,
     EvaluatePlan,
@@ -50,7 +52,7 @@ from domain.commands import (
     WithdrawConsent,
 )
 from domain.consent import ConsentPurpose
-from domain.decide import DecisionContext, decide
+from domain.decision import DecisionContext
 from domain.errors import DomainError
 from domain.events import (
     AgreementCompleted,
@@ -112,7 +114,7 @@ CLOSED_AT = datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
 # -- the story helper ------------------------------------------------------------------
 
 
-def apply(state: TrajectoryState, commands: list[object], now: datetime, *,
+def apply(state: TrajectoryState, commands: list[Command], now: datetime, *,
           policy: RegionPolicy = POLICY, caseload: int | None = None) -> TrajectoryState:
     """Run `commands` through `decide` at `now` and fold each event into the state."""
     ctx = DecisionContext(now=now, policy=policy, coordinator_caseload=caseload)
@@ -130,7 +132,7 @@ class Story:
     now: datetime = REFERRED_AT
     policy: RegionPolicy = POLICY
 
-    def do(self, command: object, *, at: datetime | None = None,
+    def do(self, command: Command, *, at: datetime | None = None,
            caseload: int | None = None) -> list[EventPayload]:
         """Decide at `at` (or the current `now`), fold the events, return them."""
         self.now = at or self.now
@@ -139,7 +141,7 @@ class Story:
             self.state = evolve(self.state, event, self.now)
         return events
 
-    def refuses(self, command: object, match: str, *, at: datetime | None = None,
+    def refuses(self, command: Command, match: str, *, at: datetime | None = None,
                 caseload: int | None = None) -> DomainError:
         """The command is refused with a message containing `match`; nothing changes."""
         before = self.state

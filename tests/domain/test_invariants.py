@@ -36,6 +36,7 @@ from hypothesis.stateful import (
 )
 
 from domain.closure import Big5Check, Big5Item, Big5Status, ClosureReason, ManagerReviewDecision
+from domain.command_table import decide
 from domain.commands import (
     AcknowledgeEscalation,
     AddTeamMember,
@@ -45,6 +46,7 @@ from domain.commands import (
     AssessmentInput,
     AssignWaitingContact,
     CloseTrajectory,
+    Command,
     CompleteAgreement,
     DeclareNoFamilyGroupPlan,
     EvaluatePlan,
@@ -73,7 +75,7 @@ from domain.commands import (
 )
 from domain.consent import ConsentPurpose
 from domain.deadlines import due_events, next_deadline
-from domain.decide import DecisionContext, decide
+from domain.decision import DecisionContext
 from domain.errors import DomainError
 from domain.escalation import LevelStep, RegionAlert, record_alert, record_step
 from domain.event_codec import DOMAIN_CODEC
@@ -443,8 +445,8 @@ class Gen:
                 follow_ups=tuple(actions)),
             self._assigned(), self._text(), follow_ups)
 
-    def any_command(self) -> st.SearchStrategy[object]:
-        makers: list[Callable[[], st.SearchStrategy[object]]] = [
+    def any_command(self) -> st.SearchStrategy[Command]:
+        makers: list[Callable[[], st.SearchStrategy[Command]]] = [
             self.refer, self.intake, self.give_consent, self.withdraw_consent, self.share,
             self.waiting_contact, self.start_care, self.add_team_member,
             self.remove_team_member, self.preference, self.appoint, self.offer_fgp,
@@ -454,10 +456,10 @@ class Gen:
             self.contact_attempt, self.report_stagnation, self.acknowledge, self.resolve]
         return st.sampled_from(makers).flatmap(lambda make: make())
 
-    def next_command(self) -> st.SearchStrategy[object]:
+    def next_command(self) -> st.SearchStrategy[Command]:
         """What the phase needs next, so a sequence walks the whole life cycle."""
         s = self.state
-        options: list[Callable[[], st.SearchStrategy[object]]]
+        options: list[Callable[[], st.SearchStrategy[Command]]]
         if s.phase is Phase.REFERRED:
             options = [self.intake, self.intake, self.refer]
         elif s.phase is Phase.ACCEPTED:
@@ -613,7 +615,7 @@ class TrajectoryMachine(RuleBasedStateMachine):
 
     # -- the harness -----------------------------------------------------------------
 
-    def _command(self, command: object, caseload: int) -> None:
+    def _command(self, command: Command, caseload: int) -> None:
         ctx = DecisionContext(now=self.now, policy=self.policy, coordinator_caseload=caseload)
         if isinstance(command, PartnerSignal) and command.idempotency_key in (
                 self.state.signal_keys):
@@ -779,7 +781,7 @@ def _in_care_with_plan(evaluation_in_days: int = 1) -> tuple[TrajectoryState, De
     return state, ctx
 
 
-def _run(state: TrajectoryState, ctx: DecisionContext, *commands: object) -> TrajectoryState:
+def _run(state: TrajectoryState, ctx: DecisionContext, *commands: Command) -> TrajectoryState:
     for command in commands:
         for event in decide(command, state, ctx):
             state = evolve(state, event, ctx.now)

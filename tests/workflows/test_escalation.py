@@ -40,7 +40,6 @@ from tests.workflows.support import terminate_open_workflows
 from tests.workflows.test_lifecycle import ACTOR, Case, open_case, plan
 from workers.worker import build_worker
 from workflows.escalation import EscalationEpisodeWorkflow, episode_workflow_id
-from workflows.trajectory import FamilyTrajectoryWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 DIRECTORY = Path(__file__).parents[2] / "infra" / "directory.example.yaml"
@@ -64,17 +63,16 @@ async def in_care_with_plan(case: Case, coordinator: str = "pro-1", *,
                             evaluate_in_days: int = 10,
                             agreements: tuple[Agreement, ...] | None = None) -> date:
     """Accepted, coordinator from the directory, plan adopted; returns its evaluation day."""
-    await case.do(FamilyTrajectoryWorkflow.record_intake, RecordIntake(
+    await case.do(RecordIntake(
         actor=ACTOR, outcome=IntakeOutcome.ACCEPTED, assessments=(AssessmentInput(
             life_domain=LifeDomain.EDUCATION_WORK, strengths="betrokken",
             problems="verzuim"),)))
-    await case.do(FamilyTrajectoryWorkflow.add_team_member, AddTeamMember(
+    await case.do(AddTeamMember(
         actor=ACTOR, member=TeamMember(member_id=coordinator, kind=TeamMemberKind.PROFESSIONAL,
                                        name="coordinator", organisation="wijkteam-alkmaar")))
-    await case.do(FamilyTrajectoryWorkflow.appoint_coordinator,
-                  AppointCoordinator(actor=ACTOR, member_id=coordinator))
-    await case.do(FamilyTrajectoryWorkflow.start_care, StartCare(actor=ACTOR))
-    await case.do(FamilyTrajectoryWorkflow.skip_family_group_plan, SkipFamilyGroupPlan(
+    await case.do(AppointCoordinator(actor=ACTOR, member_id=coordinator))
+    await case.do(StartCare(actor=ACTOR))
+    await case.do(SkipFamilyGroupPlan(
         actor=ACTOR, ground=SkipGround.THREAT_TO_DEVELOPMENT,
         reason="Acute zorgen over de ontwikkeling van Sam; geen tijd voor een FGP."))
     today = await case.today()
@@ -83,7 +81,7 @@ async def in_care_with_plan(case: Case, coordinator: str = "pro-1", *,
         a.model_copy(update={"owner": coordinator}) for a in the_plan.agreements)})
     if agreements is not None:
         the_plan = the_plan.model_copy(update={"agreements": agreements})
-    await case.do(FamilyTrajectoryWorkflow.adopt_plan, AdoptPlan(actor=ACTOR, plan=the_plan))
+    await case.do(AdoptPlan(actor=ACTOR, plan=the_plan))
     assert the_plan.evaluation_date is not None
     return the_plan.evaluation_date
 
@@ -118,12 +116,12 @@ async def test_overdue_evaluation_climbs_three_levels_to_a_binding_decision(
     assert "did not resolve it within 5 working days" in steps[1].reason
     assert steps[2].reason.startswith("level 2 (manager pro-2) did not resolve it")
 
-    refusal = await case.refused(FamilyTrajectoryWorkflow.resolve_escalation, ResolveEscalation(
+    refusal = await case.refused(ResolveEscalation(
         actor="manager:pro-2", episode_id="ep-1", by="pro-2", decision="te laat"))
     assert "only they can resolve it now" in refusal
     follow_up = Agreement(agreement_id="bd-1", action="evaluatie inplannen binnen 2 weken",
                           owner="pro-1", due=await case.today() + timedelta(days=14))
-    await case.do(FamilyTrajectoryWorkflow.resolve_escalation, ResolveEscalation(
+    await case.do(ResolveEscalation(
         actor="director:pro-4", episode_id="ep-1", by="pro-4",
         decision="De evaluatie vindt binnen twee weken plaats; alle partners leveren aan.",
         follow_ups=(follow_up,), next_evaluation_date=await case.today() + timedelta(days=21)))
@@ -159,7 +157,7 @@ async def test_episode_resolved_by_the_manager_at_level_two(
     found_at = end_of_day(await in_care_with_plan(case))
     level1 = CALENDAR.add_working_days(found_at, 5)
     await case.sleep(level1 - await case.now() + timedelta(hours=1))
-    await case.do(FamilyTrajectoryWorkflow.resolve_escalation, ResolveEscalation(
+    await case.do(ResolveEscalation(
         actor="manager:pro-2", episode_id="ep-1", by="pro-2",
         decision="Evaluatie volgende week; coördinator krijgt ondersteuning.",
         next_evaluation_date=await case.today() + timedelta(days=7)))
@@ -178,7 +176,7 @@ async def test_episode_closes_itself_when_the_evaluation_is_held(
     case = await open_case(time_skipping_env, worker, "esc-3")
     found_at = end_of_day(await in_care_with_plan(case))
     await case.sleep(found_at - await case.now() + timedelta(hours=2))
-    await case.do(FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan(
+    await case.do(EvaluatePlan(
         actor=ACTOR, results=(GoalResult(goal_id="g-school", progress=GoalProgress.PROGRESSING),),
         next_evaluation_date=await case.today() + timedelta(days=60)))
     outcome = await time_skipping_env.client.get_workflow_handle_for(

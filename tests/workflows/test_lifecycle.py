@@ -22,6 +22,7 @@ from domain.commands import (
     AppointCoordinator,
     AssessmentInput,
     AssignWaitingContact,
+    CaseworkerCommand,
     CloseTrajectory,
     CompleteAgreement,
     EvaluatePlan,
@@ -48,6 +49,7 @@ from infra.event_store import PostgresEventStore
 from tests.factories import refer_family
 from tests.workflows.support import terminate_open_workflows
 from workers.worker import build_worker
+from workflows.client import send_command
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -83,14 +85,13 @@ class Case:
     async def today(self) -> date:
         return (await self.now()).date()
 
-    async def do(self, update: Any, command: Any) -> CommandResult:
-        result: CommandResult = await self.handle.execute_update(update, command)
-        return result
+    async def do(self, command: CaseworkerCommand) -> CommandResult:
+        return await send_command(self.handle, command)
 
-    async def refused(self, update: Any, command: Any) -> str:
+    async def refused(self, command: CaseworkerCommand) -> str:
         """The caseworker's message of a refused command."""
         with pytest.raises(WorkflowUpdateFailedError) as info:
-            await self.handle.execute_update(update, command)
+            await send_command(self.handle, command)
         return str(info.value.cause)
 
     async def state(self) -> TrajectoryState:
@@ -145,24 +146,21 @@ def plan(today: date, *, evaluate_in_days: int = 42, agreement_due_in_days: int 
 
 async def accept_and_staff(case: Case) -> None:
     """Intake accepted, team with coordinator and a JIM mentor, care started."""
-    await case.do(FamilyTrajectoryWorkflow.record_intake, RecordIntake(
+    await case.do(RecordIntake(
         actor=ACTOR, outcome=IntakeOutcome.ACCEPTED, assessments=(AssessmentInput(
             life_domain=LifeDomain.EDUCATION_WORK, strengths="betrokken moeder",
             problems="schoolverzuim"),)))
-    await case.do(FamilyTrajectoryWorkflow.add_team_member, AddTeamMember(
+    await case.do(AddTeamMember(
         actor=ACTOR, member=TeamMember(member_id="pro-1", kind=TeamMemberKind.PROFESSIONAL,
                                        name="Ilse Bakker", organisation="Wijkteam Noord")))
-    await case.do(FamilyTrajectoryWorkflow.add_team_member, AddTeamMember(
+    await case.do(AddTeamMember(
         actor=ACTOR, member=TeamMember(member_id="jim-1", kind=TeamMemberKind.MENTOR,
                                        name="Tante Mar", chosen_by="c-1")))
-    await case.do(FamilyTrajectoryWorkflow.record_family_preference,
-                  RecordFamilyPreference(actor=ACTOR, preferred_member_id="pro-1"))
-    await case.do(FamilyTrajectoryWorkflow.appoint_coordinator,
-                  AppointCoordinator(actor="manager:m-1", member_id="pro-1"))
-    await case.do(FamilyTrajectoryWorkflow.assign_waiting_contact,
-                  AssignWaitingContact(actor=ACTOR, contact_id="pro-1",
+    await case.do(RecordFamilyPreference(actor=ACTOR, preferred_member_id="pro-1"))
+    await case.do(AppointCoordinator(actor="manager:m-1", member_id="pro-1"))
+    await case.do(AssignWaitingContact(actor=ACTOR, contact_id="pro-1",
                                        contact_name="Ilse Bakker"))
-    await case.do(FamilyTrajectoryWorkflow.start_care, StartCare(actor=ACTOR))
+    await case.do(StartCare(actor=ACTOR))
 
 
 def big5(person_id: str) -> Big5Check:
@@ -185,15 +183,13 @@ async def test_full_trajectory_over_years_with_relapse_and_aftercare(
     today = (await env.get_current_time()).date()
     case = await open_case(env, worker, "life-1", family_with_young_adult("life-1", today))
     await accept_and_staff(case)
-    await case.do(FamilyTrajectoryWorkflow.give_consent, GiveConsent(
+    await case.do(GiveConsent(
         actor=ACTOR, consent_id="cons-1", subject_id="c-1", purpose=ConsentPurpose.HELP,
         given_by=("p-1", "c-1")))
 
     # The family makes its own plan first (Jeugdwet 4.1.2); it becomes the plan.
-    await case.do(FamilyTrajectoryWorkflow.offer_family_group_plan,
-                  OfferFamilyGroupPlan(actor=ACTOR))
-    await case.do(FamilyTrajectoryWorkflow.submit_family_group_plan,
-                  SubmitFamilyGroupPlan(actor="family", plan=plan(today)))
+    await case.do(OfferFamilyGroupPlan(actor=ACTOR))
+    await case.do(SubmitFamilyGroupPlan(actor="family", plan=plan(today)))
     state = await case.state()
     assert state.fgp_status is FamilyGroupPlanStatus.SUBMITTED
     assert state.plan_version == 1
@@ -202,27 +198,25 @@ async def test_full_trajectory_over_years_with_relapse_and_aftercare(
     await case.sleep(timedelta(days=16))
     state = await case.state()
     assert [f.rule for f in state.findings] == ["agreement_overdue"]
-    await case.do(FamilyTrajectoryWorkflow.complete_agreement,
-                  CompleteAgreement(actor=ACTOR, agreement_id="a-1"))
+    await case.do(CompleteAgreement(actor=ACTOR, agreement_id="a-1"))
     today = await case.today()
-    await case.do(FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan(
+    await case.do(EvaluatePlan(
         actor=ACTOR, results=(GoalResult(goal_id="g-school", progress=GoalProgress.PROGRESSING),),
         next_evaluation_date=today + timedelta(days=90)))
-    await case.do(FamilyTrajectoryWorkflow.adjust_plan, AdjustPlan(
+    await case.do(AdjustPlan(
         actor=ACTOR, plan=plan(today, evaluate_in_days=500, agreement_due_in_days=30)))
-    await case.do(FamilyTrajectoryWorkflow.complete_agreement,
-                  CompleteAgreement(actor=ACTOR, agreement_id="a-1"))
+    await case.do(CompleteAgreement(actor=ACTOR, agreement_id="a-1"))
 
     # Cycle 2 runs well over a year, then closure with the Big 5 for the young person.
     await case.sleep(timedelta(days=490))
-    assert "final evaluation" in await case.refused(FamilyTrajectoryWorkflow.close, CloseTrajectory(
+    assert "final evaluation" in await case.refused(CloseTrajectory(
             actor=ACTOR, reason=ClosureReason.GOALS_ACHIEVED, big5=(big5("y-1"),)))
-    await case.do(FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan(
+    await case.do(EvaluatePlan(
         actor=ACTOR, results=(GoalResult(goal_id="g-school", progress=GoalProgress.ACHIEVED),),
         final=True))
-    assert "y-1 is 17" in await case.refused(FamilyTrajectoryWorkflow.close, CloseTrajectory(
+    assert "y-1 is 17" in await case.refused(CloseTrajectory(
             actor=ACTOR, reason=ClosureReason.GOALS_ACHIEVED))
-    await case.do(FamilyTrajectoryWorkflow.close, CloseTrajectory(
+    await case.do(CloseTrajectory(
         actor=ACTOR, reason=ClosureReason.GOALS_ACHIEVED, big5=(big5("y-1"),)))
     state = await case.state()
     assert state.phase is Phase.AFTERCARE
@@ -231,8 +225,7 @@ async def test_full_trajectory_over_years_with_relapse_and_aftercare(
     # Aftercare: the first check-in falls due and is done.
     await case.sleep(timedelta(weeks=6, days=1))
     assert (await case.state()).check_ins[0].status is CheckInStatus.DUE
-    await case.do(FamilyTrajectoryWorkflow.record_check_in,
-                  RecordCheckIn(actor=ACTOR, check_in=0, by="pro-1", note="gaat goed"))
+    await case.do(RecordCheckIn(actor=ACTOR, check_in=0, by="pro-1", note="gaat goed"))
 
     # A relapse inside the window reopens the same trajectory, once, with its last plan.
     relapse = PartnerSignal(idempotency_key="ggd-77", organisation="GGD", kind=SignalKind.RELAPSE,
@@ -246,10 +239,10 @@ async def test_full_trajectory_over_years_with_relapse_and_aftercare(
     assert state.plan_version == 2
 
     # Second closure after a new final evaluation, then aftercare runs out.
-    await case.do(FamilyTrajectoryWorkflow.evaluate_plan, EvaluatePlan(
+    await case.do(EvaluatePlan(
         actor=ACTOR, results=(GoalResult(goal_id="g-school", progress=GoalProgress.ACHIEVED),),
         final=True))
-    await case.do(FamilyTrajectoryWorkflow.close, CloseTrajectory(
+    await case.do(CloseTrajectory(
         actor=ACTOR, reason=ClosureReason.GOALS_ACHIEVED, big5=(big5("y-1"),)))
     final = await case.handle.result()  # time skips through the whole aftercare period
 
@@ -273,19 +266,16 @@ async def test_family_group_plan_that_never_comes_leads_to_a_stagnation(
 ) -> None:
     case = await open_case(time_skipping_env, worker, "fgp-lapse")
     await accept_and_staff(case)
-    await case.do(FamilyTrajectoryWorkflow.offer_family_group_plan,
-                  OfferFamilyGroupPlan(actor=ACTOR))
+    await case.do(OfferFamilyGroupPlan(actor=ACTOR))
     today = await case.today()
-    refusal = await case.refused(FamilyTrajectoryWorkflow.adopt_plan,
-                                 AdoptPlan(actor=ACTOR, plan=plan(today)))
+    refusal = await case.refused(AdoptPlan(actor=ACTOR, plan=plan(today)))
     assert "still open" in refusal
     await case.sleep(timedelta(weeks=6, hours=1))
     assert (await case.state()).fgp_status is FamilyGroupPlanStatus.LAPSED
     await case.sleep(timedelta(weeks=6))
     state = await case.state()
     assert [f.rule for f in state.findings] == ["plan_not_adopted"]
-    await case.do(FamilyTrajectoryWorkflow.adopt_plan,
-                  AdoptPlan(actor=ACTOR, plan=plan(await case.today())))
+    await case.do(AdoptPlan(actor=ACTOR, plan=plan(await case.today())))
     await case.sleep(timedelta(seconds=5))  # the run loop closes the episode
     kinds = await types_in_store(pg_store, "fgp-lapse")
     assert [k for k in kinds if not k.startswith("Escalation")] == [
@@ -303,15 +293,13 @@ async def test_skipping_the_family_group_plan_needs_a_ground_and_reason(
 ) -> None:
     case = await open_case(time_skipping_env, worker, "fgp-skip")
     await accept_and_staff(case)
-    refusal = await case.refused(FamilyTrajectoryWorkflow.skip_family_group_plan,
-                                 SkipFamilyGroupPlan(actor=ACTOR, ground=SkipGround.PARENTS_DECLINE,
+    refusal = await case.refused(SkipFamilyGroupPlan(actor=ACTOR, ground=SkipGround.PARENTS_DECLINE,
                                                      reason=""))
     assert "written reason" in refusal
-    await case.do(FamilyTrajectoryWorkflow.skip_family_group_plan, SkipFamilyGroupPlan(
+    await case.do(SkipFamilyGroupPlan(
         actor=ACTOR, ground=SkipGround.PARENTS_DECLINE,
         reason="Ouders willen geen familiegroepsplan; besproken op 3 november."))
-    result = await case.do(FamilyTrajectoryWorkflow.adopt_plan,
-                           AdoptPlan(actor=ACTOR, plan=plan(await case.today())))
+    result = await case.do(AdoptPlan(actor=ACTOR, plan=plan(await case.today())))
     assert result.recorded
     state = await case.state()
     assert state.fgp_status is FamilyGroupPlanStatus.SKIPPED
@@ -332,9 +320,9 @@ async def test_declined_intake_ends_the_trajectory(
     time_skipping_env: WorkflowEnvironment, worker: Worker, pg_store: PostgresEventStore
 ) -> None:
     case = await open_case(time_skipping_env, worker, "declined-1")
-    assert "needs a reason" in await case.refused(FamilyTrajectoryWorkflow.record_intake,
-                      RecordIntake(actor=ACTOR, outcome=IntakeOutcome.DECLINED))
-    await case.do(FamilyTrajectoryWorkflow.record_intake, RecordIntake(
+    assert "needs a reason" in await case.refused(
+        RecordIntake(actor=ACTOR, outcome=IntakeOutcome.DECLINED))
+    await case.do(RecordIntake(
         actor=ACTOR, outcome=IntakeOutcome.DECLINED, reason="geen multiprobleemgezin"))
     final = await case.handle.result()
     assert final.phase is Phase.ENDED
