@@ -94,6 +94,13 @@ class StartTrajectoryInput(BaseModel):
     # Continue as new once the history holds this many events (Temporal's hard limit is
     # 51,200; it also suggests continuing as new on its own, which is honoured too).
     max_history_events: int = Field(default=10_000, ge=50)
+    # How long one round of appending retries a store outage before the handler lets go
+    # of the lock, and its first wait before the next round (doubling, up to 5 minutes).
+    # Shorter than the gateway's update timeout, so a caseworker hears about an outage
+    # instead of waiting on a lock; the update stays in progress, and a resend with its
+    # key gets its result once the store is back.
+    append_round: timedelta = Field(default=timedelta(seconds=20), gt=timedelta(0))
+    outage_backoff: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
 
 
 class ReferInput(BaseModel):
@@ -115,15 +122,9 @@ class CommandResult(BaseModel):
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=1))
-# One round of appending: the activity retries a store outage for this long, then the
-# handler lets go of the lock, waits, and decides again (see `_record`). Shorter than
-# the gateway's update timeout, so a caseworker hears about an outage instead of waiting
-# on a lock; the update itself stays in progress and a resend with its key gets its
-# result once the store is back.
-APPEND_ROUND = timedelta(seconds=20)
+# Within one round of appending (`StartTrajectoryInput.append_round`).
 APPEND_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500),
                            backoff_coefficient=2.0, maximum_interval=timedelta(seconds=5))
-OUTAGE_BACKOFF_FIRST = timedelta(seconds=5)
 OUTAGE_BACKOFF_MAX = timedelta(minutes=5)
 # A writer that keeps beating this one is an outage of another kind: back off like one.
 CONFLICTS_PER_ROUND = 3
@@ -194,7 +195,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(StartTrajectoryInput(
                     case_id=self._case_id, resume=True,
-                    max_history_events=input.max_history_events))
+                    max_history_events=input.max_history_events,
+                    append_round=input.append_round, outage_backoff=input.outage_backoff))
             await self._sleep_until_next_deadline_or_change()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("trajectory ended", extra={"case_id": self._case_id})
@@ -265,7 +267,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         - The store cannot be reached: let go of the lock, wait, decide again.
         """
         erased: frozenset[str] = frozenset()
-        backoff = OUTAGE_BACKOFF_FIRST
+        backoff = self._input.outage_backoff
         while True:
             async with self._lock:
                 conflicts = 0
@@ -334,7 +336,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                                   notifications=list(notifications)),
                 result_type=AppendEventsResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=APPEND_ROUND,
+                schedule_to_close_timeout=self._input.append_round,
                 retry_policy=APPEND_RETRY,
             )
         except ActivityError as error:

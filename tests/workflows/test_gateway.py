@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from domain.command_table import COMMAND_TABLE
 from infra.event_store import PostgresEventStore
 from infra.settings import Settings
 from tests.factories import refer_family
@@ -155,3 +156,35 @@ async def test_a_referral_for_an_ended_trajectory_is_refused_with_409(
                                headers={"Idempotency-Key": f"{case}-again"})
     assert again.status_code == 409, again.text
     assert again.json()["error"] == "trajectory_closed"
+
+
+def test_the_gateway_has_one_documented_route_per_row_of_the_command_table() -> None:
+    spec = create_app(Settings()).openapi()
+    for row in COMMAND_TABLE:
+        if row.route is None:
+            continue
+        operation = spec["paths"][f"/v1/trajectories/{{case_id}}/{row.route.path}"]["post"]
+        assert operation["summary"] == row.route.summary
+        body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body_schema == {"$ref": f"#/components/schemas/{row.model.__name__}"}
+        assert {p["name"] for p in operation["parameters"]} == {"case_id", "Idempotency-Key"}
+
+
+async def test_a_command_from_the_table_reaches_its_update_and_a_refusal_is_a_422(
+    gateway: httpx.AsyncClient
+) -> None:
+    case = f"gw-{uuid.uuid4().hex[:8]}"
+    referred = await gateway.post("/v1/referrals", json=body(case),
+                                  headers={"Idempotency-Key": f"k-{case}"})
+    assert referred.status_code == 202
+    contact = {"actor": "coordinator:pro-1", "by": "pro-1", "channel": "phone",
+               "reached": False}
+    done = await gateway.post(f"/v1/trajectories/{case}/record_contact_attempt", json=contact,
+                              headers={"Idempotency-Key": f"c-{case}"})
+    assert done.status_code == 200, done.text
+    assert (done.json()["version"], done.json()["recorded"]) == (2, True)
+    refused = await gateway.post(f"/v1/trajectories/{case}/start_care",
+                                 json={"actor": "coordinator:pro-1"},
+                                 headers={"Idempotency-Key": f"s-{case}"})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "wrong_phase"
