@@ -74,6 +74,7 @@ from domain.commands import (
     WithdrawConsent,
 )
 from domain.consent import ConsentPurpose
+from domain.consequences import consequences
 from domain.deadlines import due_events, next_deadline
 from domain.decision import DecisionContext
 from domain.errors import DomainError
@@ -638,12 +639,11 @@ class TrajectoryMachine(RuleBasedStateMachine):
         self._check_invariants()
 
     def _apply_due_events(self) -> None:
-        for _ in range(MAX_DEADLINE_ROUNDS):
-            payloads = due_events(self.state, self.now, self.policy)
-            if not payloads:
-                return
+        # As the workflow records them: everything due now, in one append
+        # (`consequences` repeats `due_events` until nothing more is due).
+        payloads = consequences(self.state, self.now, self.policy)
+        if payloads:
             self._append(payloads, caseload=None)
-        raise AssertionError("due_events keeps producing events at the same moment")
 
     def _append(self, payloads: list[EventPayload], caseload: int | None) -> None:
         for payload in payloads:
