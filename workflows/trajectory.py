@@ -305,7 +305,7 @@ class FamilyTrajectoryWorkflow:
         for payload in payloads:
             if isinstance(payload, EscalationOpened):
                 finding = next(f for f in reversed(self._state.findings)
-                               if f"{f.rule}:{f.key}" == payload.finding_key)
+                               if f.ref == payload.finding_key)
                 # ABANDON: the episode outlives this run when the trajectory continues
                 # as new; it signals the trajectory by workflow id, so the new run gets it.
                 child_run = await workflow.start_child_workflow(
