@@ -12,18 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from domain.escalation import episode_bookkeeping, unreachable_since
+from domain.escalation import episode_bookkeeping
 from domain.events import (
     AftercareEnded,
     CheckInDue,
     CheckInMissed,
     EventPayload,
     FamilyGroupPlanLapsed,
-    IntakeOutcome,
     StagnationFound,
-    StagnationRule,
 )
 from domain.policy import RegionPolicy
+from domain.stagnation import firings
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
 
 
@@ -39,57 +38,28 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def _finding(state: TrajectoryState, rule: StagnationRule, key: str, at: datetime,
-             evidence: str) -> list[Deadline]:
-    if state.has_finding(rule.value, key):
-        return []
-    return [Deadline(at, StagnationFound(rule=rule, key=key, evidence=evidence, due=at))]
+def _findings(state: TrajectoryState, policy: RegionPolicy, *, clock: bool
+              ) -> list[Deadline]:
+    """The stagnation rules (domain.stagnation) that hold and are not recorded yet."""
+    found: list[Deadline] = []
+    for firing in firings(state, policy):
+        if firing.clock is not clock or state.has_finding(firing.about):
+            continue
+        due = firing.due
+        at = due if isinstance(due, datetime) else end_of_day(due)
+        found.append(Deadline(at, StagnationFound(about=firing.about,
+                                                  evidence=firing.evidence, due=at)))
+    return found
 
 
 def deadlines(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
-    found: list[Deadline] = []
-    if state.phase in (Phase.REFERRED, Phase.ACCEPTED) and state.referred_at is not None:
-        if state.intake_at is None:
-            at = policy.intake_deadline(state.referred_at)
-            found += _finding(state, StagnationRule.WAITING_NORM_INTAKE, "intake", at,
-                              f"no intake within {policy.waiting_norm_intake_weeks} weeks of "
-                              f"the referral on {state.referred_at:%Y-%m-%d}")
-        elif state.intake_outcome is IntakeOutcome.ACCEPTED and state.care_started_at is None:
-            at = policy.care_start_deadline(state.intake_at)
-            found += _finding(state, StagnationRule.WAITING_NORM_CARE_START, "care_start", at,
-                              f"care not started within {policy.waiting_norm_care_start_weeks} "
-                              f"weeks of the intake on {state.intake_at:%Y-%m-%d}")
-    if state.is_open and state.phase is not Phase.REFERRED:
-        if state.fgp_status is FamilyGroupPlanStatus.OFFERED and state.fgp_deadline is not None:
-            found.append(Deadline(state.fgp_deadline, FamilyGroupPlanLapsed(
-                by_family=False, professional_plan_deadline=policy.professional_plan_deadline(
-                    state.fgp_deadline))))
-        if state.plan is None and state.professional_plan_deadline is not None:
-            at = state.professional_plan_deadline
-            found += _finding(state, StagnationRule.PLAN_NOT_ADOPTED, f"plan:{at:%Y-%m-%d}", at,
-                              "no family group plan came and no professional plan was "
-                              f"adopted by {at:%Y-%m-%d} (Jeugdwet 4.1.3)")
-        plan = state.plan
-        if plan is not None and plan.evaluation_date is not None and (
-                plan.evaluation_date not in state.evaluated_dates):
-            day = plan.evaluation_date
-            found += _finding(state, StagnationRule.EVALUATION_OVERDUE,
-                              f"evaluation:v{state.plan_version}:{day}", end_of_day(day),
-                              f"plan version {state.plan_version} was due for evaluation on "
-                              f"{day} and has not been evaluated")
-        for agreement in plan.agreements if plan is not None else ():
-            if agreement.due is None or agreement.agreement_id in state.completed_agreements:
-                continue
-            found += _finding(state, StagnationRule.AGREEMENT_OVERDUE,
-                              f"agreement:{agreement.agreement_id}:{agreement.due}",
-                              end_of_day(agreement.due),
-                              f"agreement {agreement.agreement_id} ({agreement.action}) by "
-                              f"{agreement.owner} was due on {agreement.due}")
-        if state.written_copy_due is not None:
-            at = state.written_copy_due
-            found += _finding(state, StagnationRule.WRITTEN_COPY_OVERDUE,
-                              f"copy:{at:%Y-%m-%d}", at,
-                              f"a written copy of the plan was due by {at:%Y-%m-%d}")
+    found = _findings(state, policy, clock=True)
+    if (state.is_open and state.phase is not Phase.REFERRED
+            and state.fgp_status is FamilyGroupPlanStatus.OFFERED
+            and state.fgp_deadline is not None):
+        found.append(Deadline(state.fgp_deadline, FamilyGroupPlanLapsed(
+            by_family=False, professional_plan_deadline=policy.professional_plan_deadline(
+                state.fgp_deadline))))
     if state.phase is Phase.AFTERCARE and state.aftercare_ends_at is not None:
         for check_in in state.check_ins:
             if check_in.status is CheckInStatus.SCHEDULED:
@@ -104,24 +74,7 @@ def deadlines(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
 
 def _event_rules(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
     """Stagnation rules that hold as soon as an event makes them true."""
-    found: list[Deadline] = []
-    if not state.is_open:
-        return found
-    streak = state.no_progress_streak
-    if streak >= policy.no_progress_evaluations and state.last_evaluated_at is not None:
-        first = state.evaluations - streak + 1
-        found += _finding(state, StagnationRule.NO_PROGRESS, f"evaluations-from:{first}",
-                          state.last_evaluated_at,
-                          f"{streak} consecutive evaluations without progress on any goal "
-                          f"(policy: {policy.no_progress_evaluations})")
-    since = unreachable_since(state, policy.unreachable_attempts,
-                              policy.unreachable_period_days)
-    if since is not None:
-        found += _finding(state, StagnationRule.FAMILY_UNREACHABLE,
-                          f"unreachable-since:{since:%Y-%m-%dT%H:%M:%S}", state.failed_contacts[-1],
-                          f"{len(state.failed_contacts)} failed contact attempts since "
-                          f"{since:%Y-%m-%d}; the family cannot be reached (zorgmijding)")
-    return found
+    return _findings(state, policy, clock=False)
 
 
 def due_events(state: TrajectoryState, now: datetime, policy: RegionPolicy

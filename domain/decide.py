@@ -74,7 +74,6 @@ from domain.events import (
     ProgressReported,
     ReferralAdded,
     StagnationFound,
-    StagnationRule,
     TeamMemberAdded,
     TeamMemberRemoved,
     TrajectoryClosed,
@@ -88,6 +87,7 @@ from domain.family import MemberRole, Referral, family_subject
 from domain.personal import Erased
 from domain.plan import FamilyPlan, GoalEvaluation, PlanSource
 from domain.policy import RegionPolicy
+from domain.stagnation import Reported
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
 
 
@@ -599,8 +599,7 @@ def partner_signal(command: PartnerSignal, state: TrajectoryState,
     in_window = (state.phase is Phase.AFTERCARE and state.aftercare_ends_at is not None
                  and ctx.now < state.aftercare_ends_at)
     if command.kind is SignalKind.STAGNATION and state.is_open:
-        reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)
-        return [StagnationFound(rule=StagnationRule.REPORTED, key=f"report-{reported + 1}",
+        return [StagnationFound(about=Reported.next_in(state),
                                 evidence=f"reported by partner {command.organisation}",
                                 due=ctx.now, subject=subject, details=command.description),
                 PartnerSignalRecorded(idempotency_key=command.idempotency_key,

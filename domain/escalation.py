@@ -37,59 +37,16 @@ from domain.events import (
     PlanAdopted,
     RegionAlerted,
     StagnationFound,
-    StagnationRule,
 )
 from domain.family import family_subject
 from domain.model import Frozen
 from domain.notifications import RecipientRole
 from domain.plan import PlanDecision, PlanSource
-from domain.trajectory import EpisodeStatus, Finding, TrajectoryState, finding_ref
+from domain.stagnation import Reported
+from domain.trajectory import EpisodeStatus, TrajectoryState
 
 BINDING_AUTHORITY = "doorzettingsmacht of the regionale procesregisseur jeugd"
 TOP_LEVEL = 3
-
-
-def _cleared(finding: Finding, state: TrajectoryState) -> str | None:
-    """Why the cause of `finding` no longer holds, or None while it still does."""
-    rule = StagnationRule(finding.rule)
-    if rule is StagnationRule.WAITING_NORM_INTAKE and state.intake_at is not None:
-        return "the intake was held"
-    if rule is StagnationRule.WAITING_NORM_CARE_START and state.care_started_at is not None:
-        return "care started"
-    if rule is StagnationRule.PLAN_NOT_ADOPTED and state.plan is not None:
-        return "a plan was adopted"
-    if rule is StagnationRule.WRITTEN_COPY_OVERDUE and state.written_copy_due is None:
-        return "the written copy was provided"
-    if rule is StagnationRule.EVALUATION_OVERDUE:
-        _, version, day = finding.key.split(":", 2)
-        if state.plan_version > int(version.removeprefix("v")):
-            return "a new plan version was adopted"
-        if day in {str(d) for d in state.evaluated_dates}:
-            return "the evaluation was held"
-    if rule is StagnationRule.AGREEMENT_OVERDUE:
-        agreement_id = finding.key.split(":")[1]
-        in_plan = state.plan is not None and any(
-            a.agreement_id == agreement_id for a in state.plan.agreements)
-        if agreement_id in state.completed_agreements:
-            return f"agreement {agreement_id} was done"
-        if not in_plan:
-            return f"agreement {agreement_id} is no longer in the plan"
-    if rule is StagnationRule.NO_PROGRESS and state.no_progress_streak == 0:
-        return "an evaluation showed progress"
-    if rule is StagnationRule.FAMILY_UNREACHABLE and not state.failed_contacts:
-        return "the family was reached again"
-    return None
-
-
-def _concerned_professional(finding: Finding, state: TrajectoryState) -> str | None:
-    """For an overdue agreement: its owner, if a professional (their manager is asked)."""
-    if finding.rule != StagnationRule.AGREEMENT_OVERDUE.value or state.plan is None:
-        return None
-    agreement_id = finding.key.split(":")[1]
-    owner = next((a.owner for a in state.plan.agreements if a.agreement_id == agreement_id),
-                 None)
-    member = state.team_member(owner) if owner else None
-    return owner if member is not None and member.is_professional else None
 
 
 def episode_bookkeeping(state: TrajectoryState) -> list[EventPayload]:
@@ -99,8 +56,8 @@ def episode_bookkeeping(state: TrajectoryState) -> list[EventPayload]:
     count = len(state.episodes)
     if state.is_open:
         for finding in state.findings:
-            ref = finding_ref(finding.rule, finding.key)
-            if ref in known or _cleared(finding, state) is not None:
+            ref = finding.ref
+            if ref in known or finding.about.cleared(state) is not None:
                 continue
             if finding.rule in open_by_rule:
                 events.append(EscalationFindingAttached(episode_id=open_by_rule[finding.rule],
@@ -110,36 +67,23 @@ def episode_bookkeeping(state: TrajectoryState) -> list[EventPayload]:
                 episode_id = f"ep-{count}"
                 open_by_rule[finding.rule] = episode_id
                 events.append(EscalationOpened(
-                    episode_id=episode_id, rule=StagnationRule(finding.rule), finding_key=ref,
-                    concerned_professional_id=_concerned_professional(finding, state)))
+                    episode_id=episode_id, rule=finding.rule, finding_key=ref,
+                    concerned_professional_id=finding.about.concerned_professional(state)))
             known.add(ref)
-    findings = {finding_ref(f.rule, f.key): f for f in state.findings}
+    findings = {f.ref: f for f in state.findings}
     for episode in state.open_episodes:
         if not state.is_open:
             events.append(EscalationClosed(
                 episode_id=episode.episode_id,
                 reason=f"the trajectory left care ({state.phase}); nothing left to escalate"))
             continue
-        if episode.rule == StagnationRule.REPORTED.value:
-            continue  # a reported stagnation is settled by a decision, not by a clock
-        reasons = [_cleared(findings[ref], state) for ref in episode.finding_refs]
+        # A reported stagnation never clears (`Reported.cleared`): a decision settles it.
+        reasons = [findings[ref].about.cleared(state) for ref in episode.finding_refs]
         if all(reasons):
             events.append(EscalationClosed(
                 episode_id=episode.episode_id,
                 reason="the cause cleared: " + "; ".join(sorted({r for r in reasons if r}))))
     return events
-
-
-def unreachable_since(state: TrajectoryState, attempts: int, period_days: int
-                      ) -> datetime | None:
-    """The first failed contact of a window of `period_days` holding `attempts` failures
-    (care avoidance), or None. Windows are looked for among the failures since the
-    family was last reached."""
-    failures = state.failed_contacts
-    for i in range(len(failures) - attempts + 1):
-        if (failures[i + attempts - 1] - failures[i]).days < period_days:
-            return failures[i]
-    return None
 
 
 # -- the child workflow's steps, recorded by the trajectory -----------------------------
@@ -273,9 +217,8 @@ def record_contact_attempt(command: RecordContactAttempt, state: TrajectoryState
 def report_stagnation(command: ReportStagnation, state: TrajectoryState,
             ctx: DecisionContext) -> list[EventPayload]:
     require_open(state, "report a stagnation")
-    reported = sum(1 for f in state.findings if f.rule == StagnationRule.REPORTED.value)
     assert state.case_id is not None
-    return [StagnationFound(rule=StagnationRule.REPORTED, key=f"report-{reported + 1}",
+    return [StagnationFound(about=Reported.next_in(state),
                             evidence=f"reported by {command.reported_by}", due=ctx.now,
                             subject=family_subject(state.case_id),
                             details=command.description)]

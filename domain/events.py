@@ -30,10 +30,13 @@ from domain.model import Frozen, Id, Name, Text
 from domain.notifications import RecipientRole
 from domain.personal import HasPersonalData, PersonalStr
 from domain.plan import Agreement, FamilyPlan, GoalEvaluation, PlanSource, SkipGround
+from domain.stagnation import StagnationAbout, StagnationRule
 from domain.team import ManagerOverride, TeamMember
+from domain.upcasting import UPCASTERS
 
 __all__ = [
     "FamilyMember", "Frozen", "LifeDomain", "MemberRole", "Referral", "ReferralReason",
+    "StagnationRule",
 ]
 
 
@@ -230,30 +233,36 @@ class WrittenCopyProvided(EventPayload):
 # -- stagnation (acted on by the escalation ladder) ------------------------------------
 
 
-class StagnationRule(StrEnum):
-    WAITING_NORM_INTAKE = "waiting_norm_intake"
-    WAITING_NORM_CARE_START = "waiting_norm_care_start"
-    PLAN_NOT_ADOPTED = "plan_not_adopted"
-    EVALUATION_OVERDUE = "evaluation_overdue"
-    AGREEMENT_OVERDUE = "agreement_overdue"
-    WRITTEN_COPY_OVERDUE = "written_copy_overdue"
-    NO_PROGRESS = "no_progress"  # consecutive evaluations without progress on any goal
-    FAMILY_UNREACHABLE = "family_unreachable"  # care avoidance (zorgmijding)
-    REPORTED = "reported"  # a partner or team member reports that things are stuck
-
-
 class StagnationFound(EventPayload, HasPersonalData):
-    """A stagnation finding: which rule, about what (`key`), and the evidence. A reported
-    stagnation's own words are `details`, sealed with the family's key (`subject`)."""
+    """A stagnation finding: about what (`about`, typed per rule, domain.stagnation), and
+    the evidence. A reported stagnation's own words are `details`, sealed with the
+    family's key (`subject`). v1 held the rule and a `key` string instead of `about`."""
 
+    SCHEMA_VERSION: ClassVar[int] = 2
     personal_subject_field: ClassVar[str] = "subject"
     type: Literal["StagnationFound"] = "StagnationFound"
-    rule: StagnationRule
-    key: str
+    about: StagnationAbout
     evidence: str
     due: datetime
     subject: str = ""
     details: PersonalStr | None = None
+
+    @property
+    def rule(self) -> StagnationRule:
+        return self.about.rule
+
+    @property
+    def key(self) -> str:
+        return self.about.key
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_v1(cls, data: object) -> object:
+        # The event store upcasts stored v1 rows, but Temporal replays histories whose
+        # activity results hold v1 payloads, decoded with this model: same upcaster.
+        if isinstance(data, dict) and "about" not in data and "key" in data:
+            return UPCASTERS.upcast("StagnationFound", 1, cls.SCHEMA_VERSION, data)
+        return data
 
     @model_validator(mode="after")
     def _details_have_a_subject(self) -> StagnationFound:

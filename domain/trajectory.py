@@ -64,6 +64,7 @@ from domain.events import (
 from domain.family import FamilyMember, Referral
 from domain.notifications import RecipientRole
 from domain.plan import FamilyPlan, GoalProgress, PlanSource
+from domain.stagnation import StagnationAbout, StagnationRule
 from domain.team import TeamMember
 
 
@@ -99,11 +100,19 @@ class CheckIn(BaseModel):
 
 class Finding(BaseModel):
     model_config = ConfigDict(frozen=True)
-    rule: str
-    key: str
+    about: StagnationAbout
     found_at: datetime
     evidence: str
     due: datetime | None = None  # when the rule started to hold (the passed deadline)
+
+    @property
+    def rule(self) -> StagnationRule:
+        return self.about.rule
+
+    @property
+    def ref(self) -> str:
+        """Its identity, as in `Episode.finding_refs` (domain.stagnation)."""
+        return self.about.ref
 
 
 class EpisodeStatus(StrEnum):
@@ -118,7 +127,7 @@ class Episode(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     episode_id: str
-    rule: str
+    rule: StagnationRule
     finding_refs: tuple[str, ...]
     concerned_professional_id: str | None = None
     opened_at: datetime
@@ -188,8 +197,10 @@ class TrajectoryState(BaseModel):
     def team_member(self, member_id: str) -> TeamMember | None:
         return next((t for t in self.team if t.member_id == member_id), None)
 
-    def has_finding(self, rule: str, key: str) -> bool:
-        return any(f.rule == rule and f.key == key for f in self.findings)
+    def has_finding(self, about: StagnationAbout) -> bool:
+        # By identity, not by equality: a finding upcast from schema v1 knows some
+        # moments only to the second, and it is still the same finding.
+        return any(f.ref == about.ref for f in self.findings)
 
     def episode(self, episode_id: str) -> Episode | None:
         return next((e for e in self.episodes if e.episode_id == episode_id), None)
@@ -197,10 +208,6 @@ class TrajectoryState(BaseModel):
     @property
     def open_episodes(self) -> tuple[Episode, ...]:
         return tuple(e for e in self.episodes if e.status is EpisodeStatus.OPEN)
-
-
-def finding_ref(rule: str, key: str) -> str:
-    return f"{rule}:{key}"
 
 
 def stream_id_for(case_id: str) -> str:
@@ -307,8 +314,8 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
         case WrittenCopyProvided():
             return s.model_copy(update={"written_copy_due": None})
         case StagnationFound():
-            finding = Finding(rule=event.rule.value, key=event.key, found_at=at,
-                              evidence=event.evidence, due=event.due)
+            finding = Finding(about=event.about, found_at=at, evidence=event.evidence,
+                              due=event.due)
             return s.model_copy(update={"findings": (*s.findings, finding)})
         case PartnerSignalRecorded():
             return s.model_copy(update={"signal_keys": (*s.signal_keys,
@@ -345,7 +352,7 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
             contacts = () if event.reached else (*s.failed_contacts, at)
             return s.model_copy(update={"failed_contacts": contacts})
         case EscalationOpened():
-            episode = Episode(episode_id=event.episode_id, rule=event.rule.value,
+            episode = Episode(episode_id=event.episode_id, rule=event.rule,
                               finding_refs=(event.finding_key,), opened_at=at,
                               concerned_professional_id=event.concerned_professional_id)
             return s.model_copy(update={"episodes": (*s.episodes, episode)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -46,15 +47,24 @@ def _binary(name: str) -> str:
     return found
 
 
+# The suite's own directory for its servers' data (git-ignored). Not pytest's temporary
+# directories: pytest keeps only the newest few of those and removes older ones, also
+# while another test session (another checkout on the same machine) is still using them.
+SUITE_DATA = Path(__file__).parent.parent / ".data" / "tests"
+
+
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_dsn() -> Iterator[str]:
     external = os.environ.get("REGIE_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data", delete_on_exit=True)
+    SUITE_DATA.mkdir(parents=True, exist_ok=True)
+    session_dir = Path(tempfile.mkdtemp(prefix="pg-", dir=SUITE_DATA))
+    server = start_embedded_postgres(session_dir / "data", delete_on_exit=True)
     yield str(server.get_uri())
     server.cleanup()
+    shutil.rmtree(session_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

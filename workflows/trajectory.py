@@ -78,7 +78,6 @@ with workflow.unsafe.imports_passed_through():
         Phase,
         TrajectoryState,
         evolve,
-        finding_ref,
         fold,
         new_event,
         stream_id_for,
@@ -397,7 +396,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         if episode is None or episode.status is not EpisodeStatus.OPEN:
             return  # it closed in the same append (caught up from the store)
         finding = next(f for f in reversed(self._state.findings)
-                       if finding_ref(f.rule, f.key) == opened.finding_key)
+                       if f.ref == opened.finding_key)
         try:
             # ABANDON: the episode outlives this run when the trajectory continues
             # as new; it signals the trajectory by workflow id, so the new run gets it.

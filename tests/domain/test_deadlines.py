@@ -37,6 +37,7 @@ from domain.events import (
 )
 from domain.plan import GoalProgress
 from domain.policy import RegionPolicy, add_months
+from domain.stagnation import WaitingNormIntake
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, evolve
 from tests.domain.test_decide import (
     ACTOR,
@@ -129,7 +130,7 @@ def test_the_intake_waiting_norm_is_4_weeks_after_the_referral() -> None:
     assert stagnation(event) == (StagnationRule.WAITING_NORM_INTAKE, "intake",
                                  REFERRED_AT + timedelta(weeks=4))
     assert isinstance(event, StagnationFound) and "2025-03-03" in event.evidence
-    assert story.state.has_finding("waiting_norm_intake", "intake")
+    assert story.state.has_finding(WaitingNormIntake())
     assert next_deadline(story.state, story.policy) is None
 
 

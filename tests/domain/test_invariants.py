@@ -702,7 +702,7 @@ class TrajectoryMachine(RuleBasedStateMachine):
             case PartnerSignalRecorded():
                 self._check_new_signal_key(event.idempotency_key)
             case StagnationFound():
-                assert not s.has_finding(event.rule.value, event.key), "a finding fired twice"
+                assert not s.has_finding(event.about), "a finding fired twice"
             case _:
                 pass
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar, Literal
 
 import asyncpg
@@ -12,9 +12,12 @@ import pytest
 from pydantic import TypeAdapter
 
 from domain.event_codec import EventCodec
-from domain.events import EventMetadata, EventPayload, NewEvent
+from domain.events import EventMetadata, EventPayload, NewEvent, StagnationFound
+from domain.personal import Erased
+from domain.stagnation import AgreementOverdue, Reported
 from domain.upcasting import JsonDict, UpcasterRegistry, UpcastError
 from infra.event_store import PostgresEventStore
+from infra.personal_data import new_key, seal
 
 
 class ContactAttempted(EventPayload):
@@ -79,3 +82,43 @@ def test_event_from_newer_code_is_not_misread() -> None:
 def test_an_upcaster_step_is_registered_once() -> None:
     with pytest.raises(ValueError, match="already exists"):
         registry.register("ContactAttempted", 1)(upcast_v1_v2)
+
+
+async def test_stagnation_findings_stored_under_v1_read_as_v2(pool: asyncpg.Pool) -> None:
+    """Rows written before findings were typed: one plain (an agreement id with ':'), one
+    with a reported stagnation's words sealed with the family's key, as v1 sealed them."""
+    store = PostgresEventStore(pool)  # the domain's own codec and upcasters
+    subject = "family:case-v1"
+    key = new_key()
+    reported_id = uuid.uuid4()
+    sealed = seal({"type": "StagnationFound", "rule": "reported", "key": "report-1",
+                   "evidence": "reported by pro-1", "due": "2025-04-16T09:00:00Z",
+                   "subject": subject, "details": "Vader is weer vertrokken"},
+                  reported_id, [(("details",), subject)], {subject: key})
+    plain = {"type": "StagnationFound", "rule": "agreement_overdue",
+             "key": "agreement:a:1:2025-04-15", "evidence": "agreement a:1 was due",
+             "due": "2025-04-16T00:00:00Z", "subject": "", "details": None}
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO subject_keys (subject_id, key) VALUES ($1, $2)",
+                           subject, key)
+        for version, event_id, data in ((1, uuid.uuid4(), plain), (2, reported_id, sealed)):
+            await conn.execute(
+                """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+                                       schema_version, occurred_at, metadata, data)
+                   VALUES ('trajectory-case-v1', $1, $2, 'StagnationFound', 1, now(), $3,
+                           $4)""",
+                version, event_id, EventMetadata(actor="system:deadline").model_dump_json(),
+                json.dumps(data))
+    assert "vertrokken" not in json.dumps(sealed)
+
+    overdue, reported = await store.read_stream("trajectory-case-v1")
+    assert isinstance(overdue.payload, StagnationFound)
+    assert overdue.payload.about == AgreementOverdue(agreement_id="a:1", due=date(2025, 4, 15))
+    assert isinstance(reported.payload, StagnationFound)
+    assert reported.payload.about == Reported(report=1)
+    assert reported.payload.details == "Vader is weer vertrokken"
+
+    await store.erase_subject(subject)
+    (_, erased) = await store.read_stream("trajectory-case-v1")
+    assert isinstance(erased.payload, StagnationFound)
+    assert erased.payload.details == Erased() and erased.payload.about == Reported(report=1)

@@ -106,6 +106,13 @@ async def test_a_partners_stagnation_report_and_its_episode_are_one_append(
     assert await appends_scheduled(case) - before == 1
     await assert_consistent(case, pg_store)
 
+    # Let the episode reach its first wait (no directory here: it tells the region), so
+    # no activity of it is cut off at teardown; the test server would keep that time lock.
+    async def episode_waits() -> bool:
+        episode = (await case.state()).episode("ep-1")
+        return episode is not None and episode.assignee_id is not None
+    await until(episode_waits, "the episode recorded its first step")
+
 
 async def test_a_signal_after_the_familys_key_was_erased_is_recorded_without_its_words(
     time_skipping_env: WorkflowEnvironment, worker: Worker, pg_store: PostgresEventStore

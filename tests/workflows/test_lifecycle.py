@@ -43,6 +43,7 @@ from domain.consent import ConsentPurpose
 from domain.events import IntakeOutcome
 from domain.family import FamilyMember, LifeDomain, MemberRole
 from domain.plan import Agreement, FamilyPlan, Goal, GoalProgress, SkipGround
+from domain.stagnation import WaitingNormIntake
 from domain.team import TeamMember, TeamMemberKind
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState, fold
 from infra.event_store import PostgresEventStore
@@ -313,7 +314,7 @@ async def test_waiting_norm_exceeded_is_recorded_once(
     await case.sleep(timedelta(weeks=4, hours=1))
     await case.sleep(timedelta(weeks=2))
     state = await case.state()
-    assert [(f.rule, f.key) for f in state.findings] == [("waiting_norm_intake", "intake")]
+    assert [f.about for f in state.findings] == [WaitingNormIntake()]
 
 
 async def test_declined_intake_ends_the_trajectory(

@@ -3,13 +3,19 @@ cases fails here. Record new ones with REGIE_RECORD_HISTORIES=1 (see README)."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from domain.events import RecordedEvent, StagnationFound
+from domain.stagnation import AgreementOverdue
 from infra.temporal import workflow_runner
 from workers.worker import WORKFLOWS
 
@@ -27,3 +33,19 @@ async def test_recorded_history_replays(name: str) -> None:
 
 def test_there_are_recorded_histories() -> None:
     assert HISTORIES, "tests/histories/ must hold at least one recorded history"
+
+
+def test_a_v1_finding_in_a_recorded_read_stream_result_decodes() -> None:
+    """Histories recorded before findings were typed hold v1 `StagnationFound` payloads
+    in `read_stream` results; replay decodes them with the current model."""
+    v1 = {"event_id": str(uuid.uuid4()), "occurred_at": "2025-04-16T00:00:00Z",
+          "metadata": {"actor": "system:deadline"}, "stream_id": "trajectory-c-1",
+          "version": 7, "position": 42, "recorded_at": "2025-04-16T00:00:01Z",
+          "payload": {"type": "StagnationFound", "rule": "agreement_overdue",
+                      "key": "agreement:a:1:2025-04-15", "evidence": "agreement a:1 was due",
+                      "due": "2025-04-16T00:00:00Z", "subject": "", "details": None}}
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps([v1]).encode())
+    converter = pydantic_data_converter.payload_converter
+    [[event]] = converter.from_payloads([payload], [list[RecordedEvent]])
+    assert isinstance(event.payload, StagnationFound)
+    assert event.payload.about == AgreementOverdue(agreement_id="a:1", due=date(2025, 4, 15))
