@@ -10,7 +10,7 @@ continue-as-new.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from domain.escalation import episode_bookkeeping, unreachable_since
 from domain.events import (
@@ -23,6 +23,7 @@ from domain.events import (
     StagnationFound,
     StagnationRule,
 )
+from domain.local_time import DEFAULT_TIME_ZONE, end_of_local_day, local_date
 from domain.policy import RegionPolicy
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
 
@@ -33,10 +34,11 @@ class Deadline:
     event: EventPayload
 
 
-def end_of_day(day: date) -> datetime:
+def end_of_day(day: date, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
     """A date-only deadline (evaluation date, agreement due date) passes when that day is
-    over. Days are taken in UTC so that the clock is the same on every worker."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    over for the people it is about: at local midnight in the region's zone (the policy's
+    `time_zone`), returned in UTC. The same on every worker, whatever its own zone."""
+    return end_of_local_day(day, time_zone)
 
 
 def _finding(state: TrajectoryState, rule: StagnationRule, key: str, at: datetime,
@@ -48,17 +50,20 @@ def _finding(state: TrajectoryState, rule: StagnationRule, key: str, at: datetim
 
 def deadlines(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
     found: list[Deadline] = []
+    # Texts show the region's days; finding keys keep the UTC dates they always had: a key
+    # identifies a finding in streams already written, so a new key would repeat it.
+    tz = policy.time_zone
     if state.phase in (Phase.REFERRED, Phase.ACCEPTED) and state.referred_at is not None:
         if state.intake_at is None:
             at = policy.intake_deadline(state.referred_at)
             found += _finding(state, StagnationRule.WAITING_NORM_INTAKE, "intake", at,
                               f"no intake within {policy.waiting_norm_intake_weeks} weeks of "
-                              f"the referral on {state.referred_at:%Y-%m-%d}")
+                              f"the referral on {local_date(state.referred_at, tz)}")
         elif state.intake_outcome is IntakeOutcome.ACCEPTED and state.care_started_at is None:
             at = policy.care_start_deadline(state.intake_at)
             found += _finding(state, StagnationRule.WAITING_NORM_CARE_START, "care_start", at,
                               f"care not started within {policy.waiting_norm_care_start_weeks} "
-                              f"weeks of the intake on {state.intake_at:%Y-%m-%d}")
+                              f"weeks of the intake on {local_date(state.intake_at, tz)}")
     if state.is_open and state.phase is not Phase.REFERRED:
         if state.fgp_status is FamilyGroupPlanStatus.OFFERED and state.fgp_deadline is not None:
             found.append(Deadline(state.fgp_deadline, FamilyGroupPlanLapsed(
@@ -68,13 +73,13 @@ def deadlines(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
             at = state.professional_plan_deadline
             found += _finding(state, StagnationRule.PLAN_NOT_ADOPTED, f"plan:{at:%Y-%m-%d}", at,
                               "no family group plan came and no professional plan was "
-                              f"adopted by {at:%Y-%m-%d} (Jeugdwet 4.1.3)")
+                              f"adopted by {local_date(at, tz)} (Jeugdwet 4.1.3)")
         plan = state.plan
         if plan is not None and plan.evaluation_date is not None and (
                 plan.evaluation_date not in state.evaluated_dates):
             day = plan.evaluation_date
             found += _finding(state, StagnationRule.EVALUATION_OVERDUE,
-                              f"evaluation:v{state.plan_version}:{day}", end_of_day(day),
+                              f"evaluation:v{state.plan_version}:{day}", end_of_day(day, tz),
                               f"plan version {state.plan_version} was due for evaluation on "
                               f"{day} and has not been evaluated")
         for agreement in plan.agreements if plan is not None else ():
@@ -82,14 +87,14 @@ def deadlines(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]:
                 continue
             found += _finding(state, StagnationRule.AGREEMENT_OVERDUE,
                               f"agreement:{agreement.agreement_id}:{agreement.due}",
-                              end_of_day(agreement.due),
+                              end_of_day(agreement.due, tz),
                               f"agreement {agreement.agreement_id} ({agreement.action}) by "
                               f"{agreement.owner} was due on {agreement.due}")
         if state.written_copy_due is not None:
             at = state.written_copy_due
             found += _finding(state, StagnationRule.WRITTEN_COPY_OVERDUE,
                               f"copy:{at:%Y-%m-%d}", at,
-                              f"a written copy of the plan was due by {at:%Y-%m-%d}")
+                              f"a written copy of the plan was due by {local_date(at, tz)}")
     if state.phase is Phase.AFTERCARE and state.aftercare_ends_at is not None:
         for check_in in state.check_ins:
             if check_in.status is CheckInStatus.SCHEDULED:
@@ -120,7 +125,8 @@ def _event_rules(state: TrajectoryState, policy: RegionPolicy) -> list[Deadline]
         found += _finding(state, StagnationRule.FAMILY_UNREACHABLE,
                           f"unreachable-since:{since:%Y-%m-%dT%H:%M:%S}", state.failed_contacts[-1],
                           f"{len(state.failed_contacts)} failed contact attempts since "
-                          f"{since:%Y-%m-%d}; the family cannot be reached (zorgmijding)")
+                          f"{local_date(since, policy.time_zone)}; the family cannot be "
+                          "reached (zorgmijding)")
     return found
 
 
