@@ -220,9 +220,9 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
 def stagnation_moment(deadline: datetime, calendar: WorkingDayCalendar, days: int
                       ) -> datetime:
     """A moment S with `calendar.add_working_days(S, days) == deadline`, searched back day
-    by day. The calendar counts a datetime's own date, so S is in UTC when the deadline
-    falls on a working day there, else in the nearest UTC offset where it does (a run on
-    a weekend)."""
+    by day. The calendar counts Amsterdam days and keeps the Amsterdam time of day, so S
+    exists only when the deadline falls on a Dutch working day in Amsterdam (not on a
+    run in the weekend); the offsets tried only change how S is written."""
     for hours in sorted(range(-12, 15), key=lambda h: (abs(h), h)):
         local = deadline.astimezone(timezone(timedelta(hours=hours)) if hours else UTC)
         if not calendar.is_working_day(local.date()):

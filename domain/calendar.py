@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import overload
 
+from domain.local_time import DEFAULT_TIME_ZONE, local_date, zone
+
 _SATURDAY = 5  # date.weekday(): Monday is 0, so Saturday and Sunday are >= 5.
 
 
@@ -47,13 +49,17 @@ class WorkingDayCalendar:
     about a date outside it raises `CalendarRangeError`. Without it every year is
     assumed covered (e.g. a calendar with weekends only).
 
-    Times of day are ignored: a datetime counts as its own (local) calendar date, so pass
-    datetimes in the region's timezone (Europe/Amsterdam), not UTC.
+    Times of day are ignored: an aware datetime counts as its calendar date in the
+    region's `time_zone` (default Europe/Amsterdam), whatever zone it is given in, so an
+    instant stored in UTC counts from the day it is in the Netherlands. A naive datetime
+    is taken as a wall-clock time in that zone already.
     """
 
-    __slots__ = ("_holidays", "_weekday_holidays", "_years")
+    __slots__ = ("_holidays", "_time_zone", "_weekday_holidays", "_years")
 
-    def __init__(self, holidays: Iterable[date], *, years: range | None = None) -> None:
+    def __init__(self, holidays: Iterable[date], *, years: range | None = None,
+                 time_zone: str = DEFAULT_TIME_ZONE) -> None:
+        zone(time_zone)  # an unknown zone fails here, not at the first deadline
         holiday_set = frozenset(holidays)
         for h in holiday_set:
             # A datetime never equals a date, so it would silently never match.
@@ -70,10 +76,15 @@ class WorkingDayCalendar:
         # counting by bisection.
         self._weekday_holidays = tuple(sorted(h for h in holiday_set if h.weekday() < _SATURDAY))
         self._years = years
+        self._time_zone = time_zone
 
     @property
     def holidays(self) -> frozenset[date]:
         return self._holidays
+
+    @property
+    def time_zone(self) -> str:
+        return self._time_zone
 
     @property
     def years(self) -> range | None:
@@ -82,13 +93,15 @@ class WorkingDayCalendar:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WorkingDayCalendar):
             return NotImplemented
-        return self._holidays == other._holidays and self._years == other._years
+        return (self._holidays == other._holidays and self._years == other._years
+                and self._time_zone == other._time_zone)
 
     def __hash__(self) -> int:
-        return hash((self._holidays, self._years))
+        return hash((self._holidays, self._years, self._time_zone))
 
     def __repr__(self) -> str:
-        return f"WorkingDayCalendar({len(self._holidays)} holidays, years={self._years!r})"
+        return (f"WorkingDayCalendar({len(self._holidays)} holidays, years={self._years!r}, "
+                f"time_zone={self._time_zone!r})")
 
     def is_working_day(self, d: date) -> bool:
         day = self._covered(d)
@@ -102,8 +115,9 @@ class WorkingDayCalendar:
         """The n-th working day after `start`, counted as deadlines are: day 1 is the first
         working day *after* start, whatever day start is. n = 0 returns start unchanged.
 
-        A datetime keeps its time of day and tzinfo (the wall-clock time, so 09:00 stays
-        09:00 across a DST change)."""
+        An aware datetime counts from its calendar day in the region's zone, and the
+        deadline keeps start's local time of day on the n-th working day (09:00 stays
+        09:00 across a DST change), returned in start's own tzinfo (UTC in, UTC out)."""
         if n < 0:
             raise ValueError(f"n must be 0 or more working days (got {n})")
         day = self._covered(start)
@@ -113,7 +127,19 @@ class WorkingDayCalendar:
             if self.is_working_day(day):
                 remaining -= 1
         if isinstance(start, datetime):
-            return start.replace(year=day.year, month=day.month, day=day.day)
+            if start.tzinfo is None or start.utcoffset() is None:
+                return start.replace(year=day.year, month=day.month, day=day.day)
+            # The local time of day of start, not the end of the day: "5 working days from
+            # Monday 14:00" is what a caseworker reads as next Monday 14:00, full working
+            # days and no more; and the escalation ladder counts each level from the
+            # previous deadline, which a deadline at local midnight would move to the next
+            # day. The wall clock is kept in the region's zone and converted back, so a
+            # deadline across a DST switch keeps its local hour and moves an hour in UTC.
+            # A working day is never a Sunday, when Dutch clocks change, so that hour
+            # exists exactly once on it (and n = 0 keeps start's fold, so start itself).
+            local = start.astimezone(zone(self._time_zone))
+            deadline = local.replace(year=day.year, month=day.month, day=day.day)
+            return deadline.astimezone(start.tzinfo)
         return day
 
     def working_days_between(self, a: date, b: date) -> int:
@@ -133,7 +159,11 @@ class WorkingDayCalendar:
         return weekdays - bisect_right(self._weekday_holidays, day)
 
     def _covered(self, d: date) -> date:
-        day = d.date() if isinstance(d, datetime) else d
+        if isinstance(d, datetime):
+            aware = d.tzinfo is not None and d.utcoffset() is not None
+            day = local_date(d, self._time_zone) if aware else d.date()
+        else:
+            day = d
         if self._years is not None and day.year not in self._years:
             raise CalendarRangeError(
                 f"{day.isoformat()} is outside the years this calendar knows the holidays "
@@ -163,8 +193,10 @@ def dutch_calendar(
     *,
     good_friday: bool = False,
     liberation_day_every_year: bool = False,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> WorkingDayCalendar:
-    """Dutch national holidays for `years` (see the module docstring for the choices).
+    """Dutch national holidays for `years` (see the module docstring for the choices),
+    counted in the calendar days of `time_zone` (the region policy's).
 
     Build it once for a generous range (e.g. this year to ten years ahead): a date outside
     `years` raises `CalendarRangeError` rather than ignoring that year's holidays.
@@ -189,4 +221,4 @@ def dutch_calendar(
         liberation = date(year, 5, 5)
         if liberation_day_every_year:
             days.add(liberation)
-    return WorkingDayCalendar(days, years=years)
+    return WorkingDayCalendar(days, years=years, time_zone=time_zone)

@@ -10,7 +10,7 @@ continue-as-new.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from domain.escalation import episode_bookkeeping
 from domain.events import (
@@ -21,6 +21,7 @@ from domain.events import (
     FamilyGroupPlanLapsed,
     StagnationFound,
 )
+from domain.local_time import DEFAULT_TIME_ZONE, end_of_local_day
 from domain.policy import RegionPolicy
 from domain.stagnation import firings
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
@@ -32,10 +33,11 @@ class Deadline:
     event: EventPayload
 
 
-def end_of_day(day: date) -> datetime:
+def end_of_day(day: date, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
     """A date-only deadline (evaluation date, agreement due date) passes when that day is
-    over. Days are taken in UTC so that the clock is the same on every worker."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    over for the people it is about: at local midnight in the region's zone (the policy's
+    `time_zone`), returned in UTC. The same on every worker, whatever its own zone."""
+    return end_of_local_day(day, time_zone)
 
 
 def _findings(state: TrajectoryState, policy: RegionPolicy, *, clock: bool
@@ -46,7 +48,7 @@ def _findings(state: TrajectoryState, policy: RegionPolicy, *, clock: bool
         if firing.clock is not clock or state.has_finding(firing.about):
             continue
         due = firing.due
-        at = due if isinstance(due, datetime) else end_of_day(due)
+        at = due if isinstance(due, datetime) else end_of_day(due, policy.time_zone)
         found.append(Deadline(at, StagnationFound(about=firing.about,
                                                   evidence=firing.evidence, due=at)))
     return found

@@ -9,7 +9,7 @@ caseload come in through `DecisionContext`; nothing here reads a clock or makes 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from domain.closure import Big5Status, ClosureReason, ManagerReviewDecision
 from domain.commands import (
@@ -84,6 +84,7 @@ from domain.events import (
     WrittenCopyRequested,
 )
 from domain.family import MemberRole, Referral, family_subject
+from domain.local_time import DEFAULT_TIME_ZONE, local_date
 from domain.personal import Erased
 from domain.plan import FamilyPlan, GoalEvaluation, PlanSource
 from domain.policy import RegionPolicy
@@ -118,7 +119,7 @@ def _validate_referral(referral: Referral) -> None:
         raise DomainError("a referral needs at least one reason (life domain and description)")
 
 
-def _validate_plan(plan: FamilyPlan, state: TrajectoryState, now: datetime) -> None:
+def _validate_plan(plan: FamilyPlan, state: TrajectoryState, today: date) -> None:
     if not plan.goals:
         raise DomainError("a plan needs at least one family goal")
     for goal in plan.goals:
@@ -139,7 +140,7 @@ def _validate_plan(plan: FamilyPlan, state: TrajectoryState, now: datetime) -> N
     if plan.evaluation_date is None:
         raise DomainError("an active plan needs an evaluation date: when will you evaluate "
                           "it with the family?")
-    if plan.evaluation_date <= now.date():
+    if plan.evaluation_date <= today:
         raise DomainError(f"the evaluation date {plan.evaluation_date} must be in the future")
 
 
@@ -192,12 +193,14 @@ def record_intake(command: RecordIntake, state: TrajectoryState,
 # -- consent --------------------------------------------------------------------------
 
 
-def required_consenters(state: TrajectoryState, subject_id: str, on: datetime) -> set[str]:
+def required_consenters(state: TrajectoryState, subject_id: str, on: datetime,
+                        time_zone: str = DEFAULT_TIME_ZONE) -> set[str]:
     """Who must consent for `subject_id` (Jeugdwet 7.3.4): under 12 the parents with
-    authority; 12 to 15 the child and those parents; 16 and older the young person."""
+    authority; 12 to 15 the child and those parents; 16 and older the young person. The
+    age is taken on the calendar day of `on` in the region's `time_zone`."""
     subject = state.member(subject_id)
     assert subject is not None
-    age = subject.age_on(on.date())
+    age = subject.age_on(local_date(on, time_zone))
     parents = {m.person_id for m in state.members
                if m.has_parental_authority and m.person_id != subject_id}
     if subject.role is not MemberRole.CHILD or (age is not None and age >= 16):
@@ -227,11 +230,11 @@ def give_consent(command: GiveConsent, state: TrajectoryState,
                           "details; record a new consent with its own consent_id")
     if command.purpose is ConsentPurpose.SHARE_INFORMATION and not command.recipient:
         raise DomainError("consent to share information needs the recipient organisation")
-    needed = required_consenters(state, command.subject_id, ctx.now)
+    needed = required_consenters(state, command.subject_id, ctx.now, ctx.policy.time_zone)
     missing = sorted(needed - set(command.given_by))
     if missing:
         age = state.member(command.subject_id)
-        years = age.age_on(ctx.now.date()) if age else None
+        years = age.age_on(ctx.today) if age else None
         raise DomainError(
             f"consent for {command.subject_id} (age {years}) must be given by "
             f"{', '.join(sorted(needed))}; missing: {', '.join(missing)}", code="consent_rule")
@@ -404,7 +407,7 @@ def submit_family_group_plan(command: SubmitFamilyGroupPlan, state: TrajectorySt
     if state.fgp_status is not FamilyGroupPlanStatus.OFFERED:
         raise DomainError("a family group plan can be submitted while the offer is open; "
                           f"it is {state.fgp_status.value}")
-    _validate_plan(command.plan, state, ctx.now)
+    _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1,
                         source=PlanSource.FAMILY_GROUP_PLAN, plan=command.plan)]
 
@@ -420,7 +423,7 @@ def adopt_plan(command: AdoptPlan, state: TrajectoryState,
     if state.fgp_status is FamilyGroupPlanStatus.OFFERED:
         raise DomainError("the family's offer to make its own plan is still open; wait for "
                           "it, or record that the family will not make one")
-    _validate_plan(command.plan, state, ctx.now)
+    _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1, source=PlanSource.PROFESSIONAL,
                         plan=command.plan)]
 
@@ -432,7 +435,7 @@ def adjust_plan(command: AdjustPlan, state: TrajectoryState,
         raise DomainError("there is no plan to adjust yet")
     if state.last_evaluated_at is None or state.evaluated_dates == ():
         raise DomainError("a plan is adjusted after an evaluation; evaluate it first")
-    _validate_plan(command.plan, state, ctx.now)
+    _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1, source=PlanSource.ADJUSTMENT,
                         plan=command.plan)]
 
@@ -487,7 +490,7 @@ def evaluate_plan(command: EvaluatePlan, state: TrajectoryState,
         raise DomainError("set the next evaluation date: an active plan always has one "
                           "(or mark this evaluation as final)")
     if not command.final and command.next_evaluation_date is not None and (
-            command.next_evaluation_date <= ctx.now.date()):
+            command.next_evaluation_date <= ctx.today):
         raise DomainError("the next evaluation date must be in the future")
     if not command.final and command.next_evaluation_date is not None and (
             command.next_evaluation_date == state.plan.evaluation_date
@@ -549,7 +552,7 @@ def close_trajectory(command: CloseTrajectory, state: TrajectoryState,
         # The Big 5 is about young people growing up (18-/18+), not about their parents.
         if member.role is not MemberRole.CHILD:
             continue
-        age = member.age_on(ctx.now.date())
+        age = member.age_on(ctx.today)
         if age is None or age < ctx.policy.big5_min_age:
             continue
         check = checks.get(member.person_id)

@@ -5,11 +5,12 @@ listed in `domain.command_table`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, TypeVar
 
 from domain.errors import DomainError
 from domain.events import EventPayload
+from domain.local_time import local_date
 from domain.policy import RegionPolicy
 from domain.trajectory import Phase, TrajectoryState
 
@@ -21,6 +22,12 @@ class DecisionContext:
     # Active trajectories of the proposed coordinator, from the read model. None while
     # validating (the validator cannot look it up); the handler decides with the number.
     coordinator_caseload: int | None = None
+
+    @property
+    def today(self) -> date:
+        """The region's calendar day at `now`, not the UTC day: what date-only rules (an
+        evaluation date in the future, an age on a day) compare with."""
+        return local_date(self.now, self.policy.time_zone)
 
 
 C_contra = TypeVar("C_contra", contravariant=True)

@@ -170,7 +170,7 @@ def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
     for action in command.follow_ups:
         if action.owner is None or action.due is None:
             raise DomainError(f"follow-up {action.agreement_id} needs an owner and a due date")
-        if action.due <= ctx.now.date():
+        if action.due <= ctx.today:
             raise DomainError(f"follow-up {action.agreement_id} must be due in the future")
         if state.team_member(action.owner) is None and state.member(action.owner) is None:
             raise DomainError(f"follow-up {action.agreement_id}: owner {action.owner} is "
@@ -185,11 +185,11 @@ def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
         authority=BINDING_AUTHORITY if binding else None)]
     evaluation_date = state.plan.evaluation_date if state.plan is not None else None
     if command.next_evaluation_date is not None:
-        if command.next_evaluation_date <= ctx.now.date():
+        if command.next_evaluation_date <= ctx.today:
             raise DomainError("the next evaluation date must be in the future")
         evaluation_date = command.next_evaluation_date
     elif state.plan is not None and (evaluation_date is None
-                                     or evaluation_date <= ctx.now.date()):
+                                     or evaluation_date <= ctx.today):
         raise DomainError(f"the plan's evaluation date {evaluation_date} has passed; the "
                           "decision must set next_evaluation_date, so the plan stays active")
     if state.plan is not None:

@@ -22,6 +22,8 @@ from typing import Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.local_time import DEFAULT_TIME_ZONE, local_date, zone
+
 # The law's floor: records are kept at least 20 years after care ends (Jeugdwet 7.3.8).
 MIN_RECORD_RETENTION_YEARS = 20
 
@@ -63,6 +65,12 @@ class RegionPolicy(_Policy):
         default="default",
         min_length=1,
         description="Name of the region this policy belongs to, shown in reports.",
+    )
+    time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        description="IANA time zone of the region. Date-only deadlines, ages and working "
+        "days count in its calendar days, and messages show times in it; instants are "
+        "stored in UTC. Default: Europe/Amsterdam (the Netherlands).",
     )
 
     # -- Waiting (rule 4) ------------------------------------------------------------
@@ -179,6 +187,14 @@ class RegionPolicy(_Policy):
         "(Jeugdwet 7.3.8). A region may keep records longer, never shorter.",
     )
 
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        # An unknown zone would only fail at the first deadline, inside a workflow; refuse
+        # it when the region's file is read.
+        zone(name)
+        return name
+
     @field_validator("record_retention_years")
     @classmethod
     def _at_least_legal_minimum(cls, years: int) -> int:
@@ -261,9 +277,10 @@ class RegionPolicy(_Policy):
         return dates
 
     def reopen_evaluation_date(self, reopened_at: datetime) -> date:
-        """The evaluation date the last plan gets when a relapse reopens the trajectory."""
-        return (_require_aware(reopened_at) + timedelta(weeks=self.reopen_evaluation_weeks)
-                ).date()
+        """The evaluation date the last plan gets when a relapse reopens the trajectory:
+        whole weeks after the region's calendar day of the relapse."""
+        return (local_date(_require_aware(reopened_at), self.time_zone)
+                + timedelta(weeks=self.reopen_evaluation_weeks))
 
     def check_in_missed_at(self, due_at: datetime) -> datetime:
         """When a check-in due at `due_at` and not done is recorded as missed."""

@@ -1,4 +1,4 @@
-"""Stagnation rules (DESIGN.md rule 9), each in one place.
+"""Stagnation rules (opschaling: what counts as a stalled trajectory), each in one place.
 
 A rule is one class: the fields of its class are what a finding is about (an
 `AgreementOverdue` names the agreement and its due date), and the class says when the
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
+from domain.local_time import local_date
 from domain.model import Frozen, Id
 from domain.policy import RegionPolicy
 
@@ -132,7 +133,7 @@ class WaitingNormIntake(About):
             return []
         return [Firing(cls(), policy.intake_deadline(referred_at),
                        f"no intake within {policy.waiting_norm_intake_weeks} weeks of "
-                       f"the referral on {referred_at:%Y-%m-%d}")]
+                       f"the referral on {local_date(referred_at, policy.time_zone)}")]
 
     def cleared(self, state: TrajectoryState) -> str | None:
         return "the intake was held" if state.intake_at is not None else None
@@ -154,7 +155,8 @@ class WaitingNormCareStart(About):
             return []
         return [Firing(cls(), policy.care_start_deadline(state.intake_at),
                        f"care not started within {policy.waiting_norm_care_start_weeks} "
-                       f"weeks of the intake on {state.intake_at:%Y-%m-%d}")]
+                       f"weeks of the intake on "
+                       f"{local_date(state.intake_at, policy.time_zone)}")]
 
     def cleared(self, state: TrajectoryState) -> str | None:
         return "care started" if state.care_started_at is not None else None
@@ -174,9 +176,10 @@ class PlanNotAdopted(About):
         at = state.professional_plan_deadline
         if not _planning(state) or state.plan is not None or at is None:
             return []
+        # The UTC day, as keys of stored findings have it: the key is their identity.
         return [Firing(cls(deadline=at.date()), at,
                        "no family group plan came and no professional plan was "
-                       f"adopted by {at:%Y-%m-%d} (Jeugdwet 4.1.3)")]
+                       f"adopted by {local_date(at, policy.time_zone)} (Jeugdwet 4.1.3)")]
 
     def cleared(self, state: TrajectoryState) -> str | None:
         return "a plan was adopted" if state.plan is not None else None
@@ -261,8 +264,10 @@ class WrittenCopyOverdue(About):
         at = state.written_copy_due
         if not _planning(state) or at is None:
             return []
+        # The UTC day, as keys of stored findings have it: the key is their identity.
         return [Firing(cls(due=at.date()), at,
-                       f"a written copy of the plan was due by {at:%Y-%m-%d}")]
+                       f"a written copy of the plan was due by "
+                       f"{local_date(at, policy.time_zone)}")]
 
     def cleared(self, state: TrajectoryState) -> str | None:
         return "the written copy was provided" if state.written_copy_due is None else None
@@ -313,7 +318,8 @@ class FamilyUnreachable(About):
             return []
         return [Firing(cls(since=since), state.failed_contacts[-1],
                        f"{len(state.failed_contacts)} failed contact attempts since "
-                       f"{since:%Y-%m-%d}; the family cannot be reached (zorgmijding)")]
+                       f"{local_date(since, policy.time_zone)}; the family cannot be reached "
+                       "(zorgmijding)")]
 
     def cleared(self, state: TrajectoryState) -> str | None:
         return "the family was reached again" if not state.failed_contacts else None

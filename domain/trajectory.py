@@ -76,6 +76,25 @@ class Phase(StrEnum):
     ENDED = "ended"  # declined, redirected, or aftercare over: the workflow completes
 
 
+def next_phase(current: Phase | None, event: EventPayload) -> Phase | None:
+    """The phase after `event`, given the phase before it: the one definition of the phase
+    machine, used by `evolve` and by the read models, so the two cannot drift apart.
+    Events not named here leave the phase as it is. Which events are allowed in which
+    phase is for `decide`; this only says where each one leads."""
+    match event:
+        case TrajectoryReferred():
+            return Phase.REFERRED
+        case IntakeRecorded():
+            return Phase.ACCEPTED if event.outcome is IntakeOutcome.ACCEPTED else Phase.ENDED
+        case CareStarted() | TrajectoryReopened():
+            return Phase.IN_CARE
+        case TrajectoryClosed():
+            return Phase.AFTERCARE
+        case AftercareEnded():
+            return Phase.ENDED
+    return current
+
+
 class FamilyGroupPlanStatus(StrEnum):
     NOT_OFFERED = "not_offered"
     OFFERED = "offered"
@@ -228,11 +247,12 @@ def _with_episode(state: TrajectoryState, episode_id: str, **changes: object
 
 def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> TrajectoryState:
     """Apply one event. Pure: `at` is when the event happened."""
-    s = state.model_copy(update={"version": state.version + 1})
+    s = state.model_copy(update={"version": state.version + 1,
+                                 "phase": next_phase(state.phase, event)})
     match event:
         case TrajectoryReferred():
             return s.model_copy(update={
-                "case_id": event.case_id, "phase": Phase.REFERRED, "referred_at": at,
+                "case_id": event.case_id, "referred_at": at,
                 "members": event.referral.members, "referrals": (event.referral,)})
         case ReferralAdded():
             known = {m.person_id for m in s.members}
@@ -243,7 +263,6 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
             accepted = event.outcome is IntakeOutcome.ACCEPTED
             return s.model_copy(update={
                 "intake_at": at, "intake_outcome": event.outcome,
-                "phase": Phase.ACCEPTED if accepted else Phase.ENDED,
                 "end_reason": None if accepted else f"intake {event.outcome.value}"})
         case ConsentGiven():
             return s.model_copy(update={"consents": (*s.consents, event.consent)})
@@ -256,7 +275,7 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
         case WaitingContactAssigned():
             return s.model_copy(update={"waiting_contact": event.contact_id})
         case CareStarted():
-            return s.model_copy(update={"care_started_at": at, "phase": Phase.IN_CARE})
+            return s.model_copy(update={"care_started_at": at})
         case TeamMemberAdded():
             return s.model_copy(update={"team": (*s.team, event.member)})
         case TeamMemberRemoved():
@@ -324,7 +343,7 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
             return s.model_copy(update={"manager_review": event.decision})
         case TrajectoryClosed():
             return s.model_copy(update={
-                "phase": Phase.AFTERCARE, "closed_at": at, "closure_reason": event.reason,
+                "closed_at": at, "closure_reason": event.reason,
                 "aftercare_ends_at": event.aftercare_ends_at,
                 "check_ins": tuple(CheckIn(index=i, due=d)
                                    for i, d in enumerate(event.check_ins_due))})
@@ -342,7 +361,7 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
             if plan is not None:
                 plan = plan.model_copy(update={"evaluation_date": event.evaluation_date})
             return s.model_copy(update={
-                "phase": Phase.IN_CARE, "reopen_count": s.reopen_count + 1,
+                "reopen_count": s.reopen_count + 1,
                 "signal_keys": (*s.signal_keys, event.idempotency_key),
                 "plan": plan, "evaluated_dates": (),
                 "final_evaluation_done": False, "manager_review": None,
@@ -380,7 +399,7 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
             return s.model_copy(update={"episodes": _with_episode(
                 s, event.episode_id, reminders=event.reminder)})
         case AftercareEnded():
-            return s.model_copy(update={"phase": Phase.ENDED, "end_reason": "aftercare ended"})
+            return s.model_copy(update={"end_reason": "aftercare ended"})
     raise TypeError(f"evolve does not know {type(event).__name__}")
 
 

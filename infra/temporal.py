@@ -10,7 +10,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from infra.settings import Settings
 
 # Domain models are pure and deterministic; passing them through the sandbox keeps one
-# copy of each pydantic class (cheaper, and isinstance checks keep working).
+# copy of each pydantic class (cheaper, and isinstance checks keep working). It also gives
+# `domain.local_time` the real `zoneinfo.ZoneInfo`: imported inside the sandbox it would
+# get a restricted proxy, which datetime refuses as a tzinfo (passing `zoneinfo` itself
+# through does not lift that restriction).
 PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
 
 

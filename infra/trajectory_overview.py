@@ -8,11 +8,7 @@ has to touch it. The coordinator's caseload is counted from it.
 from __future__ import annotations
 
 from domain.events import (
-    AftercareEnded,
-    CareStarted,
     CoordinatorAppointed,
-    IntakeOutcome,
-    IntakeRecorded,
     PlanAdopted,
     RecordedEvent,
     ReferralAdded,
@@ -20,7 +16,7 @@ from domain.events import (
     TrajectoryReferred,
     TrajectoryReopened,
 )
-from domain.trajectory import Phase
+from domain.trajectory import Phase, next_phase
 from infra.pgtypes import Conn
 
 SUBSCRIBER = "trajectory_overview"
@@ -36,15 +32,23 @@ class TrajectoryOverviewProjection:
         payload = event.payload
         case_id = _case_id(event)
         if isinstance(payload, TrajectoryReferred):
+            phase = next_phase(None, payload)
+            assert phase is not None
             await conn.execute(
                 """INSERT INTO trajectory_overview (case_id, status, referred_at,
                        referral_count, organisations, stream_version, last_position)
                    VALUES ($1, $2, $3, 1, ARRAY[$4], $5, $6)""",
-                payload.case_id, Phase.REFERRED.value, event.occurred_at,
+                payload.case_id, phase.value, event.occurred_at,
                 payload.referral.organisation, event.version, event.position,
             )
             return
         sets: dict[str, object] = {}
+        # The status is the trajectory's phase, by the same definition `evolve` uses.
+        status: str | None = await conn.fetchval(
+            "SELECT status FROM trajectory_overview WHERE case_id = $1", case_id)
+        phase = next_phase(None if status is None else Phase(status), payload)
+        if phase is not None and phase.value != status:
+            sets["status"] = phase.value
         if isinstance(payload, ReferralAdded):
             await conn.execute(
                 """UPDATE trajectory_overview
@@ -54,15 +58,10 @@ class TrajectoryOverviewProjection:
                    WHERE case_id = $1""",
                 case_id, payload.referral.organisation,
             )
-        elif isinstance(payload, IntakeRecorded):
-            sets["status"] = (Phase.ACCEPTED.value if payload.outcome is IntakeOutcome.ACCEPTED
-                              else Phase.ENDED.value)
-        elif isinstance(payload, CareStarted | TrajectoryReopened):
-            sets["status"] = Phase.IN_CARE.value
-            if isinstance(payload, TrajectoryReopened):
-                await conn.execute("UPDATE trajectory_overview SET reopen_count = "
-                                   "reopen_count + 1, closed_at = NULL WHERE case_id = $1",
-                                   case_id)
+        elif isinstance(payload, TrajectoryReopened):
+            await conn.execute("UPDATE trajectory_overview SET reopen_count = "
+                               "reopen_count + 1, closed_at = NULL WHERE case_id = $1",
+                               case_id)
         elif isinstance(payload, CoordinatorAppointed):
             sets["coordinator_id"] = payload.member_id
         elif isinstance(payload, PlanAdopted):
@@ -70,10 +69,7 @@ class TrajectoryOverviewProjection:
                                "coalesce(first_plan_at, $2) WHERE case_id = $1",
                                case_id, event.occurred_at)
         elif isinstance(payload, TrajectoryClosed):
-            sets["status"] = Phase.AFTERCARE.value
             sets["closed_at"] = event.occurred_at
-        elif isinstance(payload, AftercareEnded):
-            sets["status"] = Phase.ENDED.value
         columns = ["stream_version", "last_position", *sets]
         values = [event.version, event.position, *sets.values()]
         assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))

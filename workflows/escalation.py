@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.directory import Assignee, ResolveAssigneeInput
     from domain.calendar import WorkingDayCalendar
     from domain.escalation import TOP_LEVEL, LevelStep, RegionAlert
+    from domain.local_time import DEFAULT_TIME_ZONE, local_text
     from domain.notifications import RecipientRole
     from domain.policy import RegionPolicy
 
@@ -62,6 +63,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
     def __init__(self) -> None:
         self._ended: str | None = None
         self._calendar: WorkingDayCalendar | None = None
+        self._time_zone = DEFAULT_TIME_ZONE  # the region's, once the policy is read
 
     @workflow.signal
     def end(self, ended: EpisodeEnded) -> None:
@@ -76,6 +78,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
         policy = await workflow.execute_activity(
             "current_policy", PolicyRequest(case_id=input.case_id), result_type=RegionPolicy,
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+        self._time_zone = policy.time_zone
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
         deadlines = policy.escalation_deadlines_working_days
         days_for = {RecipientRole.COORDINATOR: deadlines.coordinator,
@@ -125,7 +128,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                 break
             reason = (f"level {level} ({assignee.role.value} {assignee.assignee_id}) did not "
                       f"resolve it within {days} working days (deadline "
-                      f"{deadline:%Y-%m-%d %H:%M} UTC)")
+                      f"{local_text(deadline, policy.time_zone)})")
             level += 1
         reminders = 0
         while not self._ended:
@@ -161,6 +164,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                 result_type=list[date], start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY)
             calendar = WorkingDayCalendar(holidays,
-                                          years=range(first, first + CALENDAR_YEARS))
+                                          years=range(first, first + CALENDAR_YEARS),
+                                          time_zone=self._time_zone)
             self._calendar = calendar
         return calendar.add_working_days(start, days)

@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         RecordedEvent,
         StagnationFound,
     )
+    from domain.local_time import local_date, local_text
     from domain.notifications import Notification, RecipientRole
     from domain.personal import without_personal_data_of
     from domain.policy import RegionPolicy
@@ -441,7 +442,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             f"{step.episode_id}:level-{step.level}", step.assignee_id, step.role,
             step.organisation_id,
             f"Opschaling {step.episode_id} (case {self._case_id}) is with you at level "
-            f"{step.level}; respond by {step.deadline:%Y-%m-%d %H:%M} UTC. {step.reason}")
+            f"{step.level}; respond by "
+            f"{local_text(step.deadline, self._require_policy().time_zone)}. {step.reason}")
         await self._record(self._with_consequences(lambda s: record_step(s, step)),
                            "system:escalation", lambda _: (note,))
 
@@ -454,7 +456,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             f"Region {alert.region_id}: escalation {alert.episode_id} of case "
             f"{self._case_id} passed its last deadline without a decision "
             f"(reminder {alert.reminder}); next reminder "
-            f"{alert.next_reminder:%Y-%m-%d}.")
+            f"{local_date(alert.next_reminder, self._require_policy().time_zone)}.")
         await self._record(self._with_consequences(lambda s: record_alert(s, alert)),
                            "system:escalation", lambda _: (note,))
 

@@ -116,9 +116,10 @@ def assert_fires_once(story: Story, at: datetime) -> list[EventPayload]:
 # -- end of day ------------------------------------------------------------------------
 
 
-def test_a_date_deadline_passes_at_the_end_of_that_day_in_utc() -> None:
-    assert end_of_day(date(2025, 5, 1)) == datetime(2025, 5, 2, tzinfo=UTC)
-    assert end_of_day(date(2024, 12, 31)) == datetime(2025, 1, 1, tzinfo=UTC)
+def test_a_date_deadline_passes_at_the_end_of_that_day_in_amsterdam() -> None:
+    # Midnight in Amsterdam: 22:00 UTC in summer time (CEST), 23:00 UTC in winter (CET).
+    assert end_of_day(date(2025, 5, 1)) == datetime(2025, 5, 1, 22, 0, tzinfo=UTC)
+    assert end_of_day(date(2024, 12, 31)) == datetime(2024, 12, 31, 23, 0, tzinfo=UTC)
 
 
 # -- waiting norms ---------------------------------------------------------------------
@@ -217,13 +218,14 @@ def test_an_unanswered_offer_runs_into_a_missing_plan_once_each() -> None:
 # -- evaluation, agreements, written copy ----------------------------------------------
 
 
-def test_an_evaluation_is_overdue_at_the_end_of_the_evaluation_day_utc() -> None:
+def test_an_evaluation_is_overdue_at_the_end_of_the_evaluation_day_in_amsterdam() -> None:
     story = planned()
     end = end_of_day(EVALUATION_DAY)
-    assert end == datetime(2025, 5, 2, tzinfo=UTC)
-    # Already 2 May in Amsterdam, still 1 May in UTC: not overdue yet.
+    assert end == datetime(2025, 5, 1, 22, 0, tzinfo=UTC)
+    # Already 2 May in Amsterdam, still 1 May in UTC: overdue.
     amsterdam = datetime(2025, 5, 2, 1, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
-    assert due_events(story.state, amsterdam, story.policy) == []
+    assert amsterdam.astimezone(UTC).date() == EVALUATION_DAY
+    assert len(due_events(story.state, amsterdam, story.policy)) == 1
     [event] = assert_fires_once(story, end)
     assert stagnation(event) == (StagnationRule.EVALUATION_OVERDUE,
                                  "evaluation:v1:2025-05-01", end)

@@ -1,11 +1,48 @@
 from __future__ import annotations
 
-import asyncpg
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from domain.events import TrajectoryReferred
+import asyncpg
+import pytest
+
+from domain.closure import ClosureReason
+from domain.commands import (
+    AddTeamMember,
+    AdoptPlan,
+    AppointCoordinator,
+    CloseTrajectory,
+    Command,
+    EvaluatePlan,
+    GoalResult,
+    PartnerSignal,
+    RecordIntake,
+    ReferFamily,
+    SignalKind,
+    SkipFamilyGroupPlan,
+    StartCare,
+)
+from domain.deadlines import due_events, next_deadline
+from domain.events import EventMetadata, EventPayload, IntakeOutcome, TrajectoryReferred
+from domain.plan import GoalProgress, SkipGround
+from domain.trajectory import TrajectoryState, evolve
+from domain.trajectory import new_event as domain_event
 from infra.event_store import PostgresEventStore
 from infra.subscription import CatchUpSubscription
 from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
+from tests.domain.test_decide import (
+    ACTOR,
+    CARE_AT,
+    CLOSED_AT,
+    EVALUATED_AT,
+    INTAKE_AT,
+    PLAN_AT,
+    Story,
+    intake_accepted,
+    plan,
+    professional,
+)
 from tests.factories import new_event, plain_payload, referral
 
 
@@ -28,3 +65,91 @@ async def test_overview_counts_referrals_per_case(pg_store: PostgresEventStore,
         ("a", 3, ["Basisschool De Linde", "GGD"], 3),
         ("b", 1, ["Basisschool De Linde"], 1),
     ]
+
+
+# -- the status column is the phase of the fold -------------------------------------------
+
+
+class Told:
+    """A story told through `decide`, every event it produced kept with its moment."""
+
+    def __init__(self, case_id: str) -> None:
+        self.story = Story()
+        self.case_id = case_id
+        self.events: list[tuple[EventPayload, datetime]] = []
+
+    def do(self, command: Command, *, at: datetime | None = None,
+           caseload: int | None = None) -> None:
+        events = self.story.do(command, at=at, caseload=caseload)
+        self.events += [(event, self.story.now) for event in events]
+
+    def run_clocks(self, until: datetime) -> None:
+        """What the workflow's timers do: append what is due, deadline after deadline."""
+        story = self.story
+        while (at := next_deadline(story.state, story.policy)) is not None and at <= until:
+            while due := due_events(story.state, at, story.policy):
+                for event in due:
+                    story.state = evolve(story.state, event, at)
+                    self.events.append((event, at))
+
+
+def care_closed_reopened_and_ended() -> Told:
+    told = Told("case-1")
+    told.do(ReferFamily(case_id="case-1", referral=referral()))
+    told.do(ReferFamily(case_id="case-1", referral=referral("ref-2")))
+    told.do(intake_accepted(), at=INTAKE_AT)
+    told.do(AddTeamMember(actor=ACTOR, member=professional()))
+    told.do(AppointCoordinator(actor=ACTOR, member_id="pro-1"), caseload=3)
+    told.do(StartCare(actor=ACTOR), at=CARE_AT)
+    told.do(SkipFamilyGroupPlan(actor=ACTOR, ground=SkipGround.PARENTS_DECLINE,
+                                reason="De ouders willen geen eigen plan maken."))
+    told.do(AdoptPlan(actor=ACTOR, plan=plan()), at=PLAN_AT)
+    final = EvaluatePlan(actor=ACTOR, final=True, results=(
+        GoalResult(goal_id="g-1", progress=GoalProgress.ACHIEVED),))
+    close = CloseTrajectory(actor=ACTOR, reason=ClosureReason.GOALS_ACHIEVED)
+    told.do(final, at=EVALUATED_AT)
+    told.do(close, at=CLOSED_AT)
+    told.do(PartnerSignal(idempotency_key="sig-1", organisation="GGD",
+                          kind=SignalKind.RELAPSE, description="het gaat weer mis"),
+            at=CLOSED_AT + timedelta(days=20))
+    told.do(final, at=CLOSED_AT + timedelta(days=21))
+    told.do(close, at=CLOSED_AT + timedelta(days=22))
+    told.run_clocks(until=CLOSED_AT + timedelta(days=400))
+    return told
+
+
+def declined() -> Told:
+    told = Told("case-2")
+    told.do(ReferFamily(case_id="case-2", referral=referral()))
+    told.do(RecordIntake(actor=ACTOR, outcome=IntakeOutcome.DECLINED,
+                         reason="geen multiprobleemgezin"), at=INTAKE_AT)
+    return told
+
+
+@pytest.mark.parametrize("tell", [care_closed_reopened_and_ended, declined])
+async def test_the_status_is_the_phase_of_the_fold_after_every_event(
+        tell: Callable[[], Told], pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    told = tell()
+    stream = f"trajectory-{told.case_id}"
+    subscription = CatchUpSubscription(pg_store, SUBSCRIBER, TrajectoryOverviewProjection())
+    state = TrajectoryState()
+    statuses: list[tuple[str, str, str | None]] = []
+    for version, (payload, at) in enumerate(told.events):
+        await pg_store.append(stream, version, [domain_event(
+            payload, event_id=uuid.uuid4(), now=at,
+            metadata=EventMetadata(actor="test", correlation_id="corr-1"))])
+        assert await subscription.catch_up() == 1
+        state = evolve(state, payload, at)
+        async with pool.acquire() as conn:
+            status = await conn.fetchval(
+                "SELECT status FROM trajectory_overview WHERE case_id = $1", told.case_id)
+        assert state.phase is not None
+        statuses.append((type(payload).__name__, state.phase.value, status))
+    assert [(name, status) for name, _, status in statuses] == [
+        (name, phase) for name, phase, _ in statuses]
+    assert state == told.story.state
+    if tell is care_closed_reopened_and_ended:
+        # The stream passes through every phase, and back into care once.
+        assert list(dict.fromkeys(phase for _, phase, _ in statuses)) == [
+            "referred", "accepted", "in_care", "aftercare", "ended"]
+        assert state.reopen_count == 1
