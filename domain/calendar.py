@@ -1,6 +1,6 @@
 """Dutch working days (werkdagen), for deadlines such as the escalation ladder's.
 
-DESIGN.md rule 9: each escalation level has a response deadline in Dutch working days;
+docs/domain.md rule 9: each escalation level has a response deadline in Dutch working days;
 weekends and national holidays do not count. `WorkingDayCalendar` is pure: it is built
 from a set of holiday dates and never reads a clock, so it is safe inside Temporal
 workflows. `dutch_calendar(years)` builds one from the `holidays` package.

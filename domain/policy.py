@@ -1,8 +1,8 @@
 """Regional policy: every term, cap and deadline the domain rules depend on.
 
-DESIGN.md ("Policy, not constants"): a region sets these numbers in its policy file;
-code reads them from `RegionPolicy` and never hard-wires them. Each field documents its
-default and where that default comes from. The model is strict and forbids unknown keys,
+Every term, cap and period is policy (docs/domain.md): a region sets these numbers in its
+policy file; code reads them from `RegionPolicy` and never hard-wires them. Each field
+documents its default and where that default comes from. The model is strict and forbids unknown keys,
 so a typo or a quoted number in a region file is an error instead of a silent default.
 
 The helpers turn the numbers into dates. They are pure and deterministic (they run
@@ -36,7 +36,7 @@ class _Policy(BaseModel):
 
 
 class EscalationDeadlines(_Policy):
-    """Response deadline per level of the escalation ladder (DESIGN.md rule 9), in Dutch
+    """Response deadline per level of the escalation ladder (docs/domain.md rule 9), in Dutch
     working days: weekends and national holidays do not count."""
 
     coordinator: int = Field(
@@ -93,7 +93,7 @@ class RegionPolicy(_Policy):
         default=15,
         gt=0,
         description="Most active trajectories one care coordinator may hold. Default 15 "
-        "families (DESIGN.md rule 5; the Den Helder assessment criticised having no cap).",
+        "families (docs/domain.md rule 5; the Den Helder assessment criticised having no cap).",
     )
 
     # -- Plans (rule 6) --------------------------------------------------------------
@@ -113,7 +113,7 @@ class RegionPolicy(_Policy):
         default=14,
         gt=0,
         description="Calendar days to hand over a written copy of the plan after a request "
-        "(DESIGN.md rule 6: 14 days).",
+        "(docs/domain.md rule 6: 14 days).",
     )
 
     # -- Aftercare (rule 12) ---------------------------------------------------------
@@ -122,7 +122,7 @@ class RegionPolicy(_Policy):
         gt=0,
         description="Calendar months of aftercare (nazorg, waakvlam) after closure; a "
         "relapse inside this window reopens the same trajectory. Default: half a year, "
-        "the period in which ended help may resume (DESIGN.md rule 12).",
+        "the period in which ended help may resume (docs/domain.md rule 12).",
     )
     check_in_interval_weeks: int = Field(
         default=6,
@@ -147,7 +147,7 @@ class RegionPolicy(_Policy):
         gt=0,
         le=18,
         description="Age from which the Big 5 (support, housing, school & work, income, "
-        "wellbeing) must be in order before closure (DESIGN.md rule 11: 17). At most 18: "
+        "wellbeing) must be in order before closure (docs/domain.md rule 11: 17). At most 18: "
         "the Big 5 prepares for adulthood, so a higher age would let a minor leave care "
         "unchecked.",
     )

@@ -13,7 +13,7 @@ draws the command the current phase most needs next with mostly valid arguments 
 a warm-up after the referral), so that sequences reach closure, aftercare and reopening.
 A fifth rule plays the escalation child workflow's steps (`record_step`, `record_alert`).
 
-After every step the invariants of DESIGN.md "The domain" are checked: per event in
+After every step the invariants of docs/domain.md are checked: per event in
 `_check_event`, per state in `_check_invariants`. Bugs found and not yet fixed are listed
 in `KNOWN_BUGS`, each with an xfail test holding its minimal counterexample.
 """

@@ -1,7 +1,7 @@
 """The partner HTTP contract, against the Temporal dev server and the real worker.
 
 Update-with-start runs on the dev server: the time-skipping test server does not support
-it fully (see DESIGN.md, "Known gap").
+it fully (see docs/architecture.md, "Tests").
 """
 
 from __future__ import annotations
