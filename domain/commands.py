@@ -7,13 +7,13 @@ says who asks (e.g. `coordinator:pro-7`); it is recorded in the events' metadata
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 
 from pydantic import Field
 
 from domain.closure import Big5Check, ClosureReason, ManagerReviewDecision
 from domain.consent import ConsentPurpose
 from domain.events import IntakeOutcome
+from domain.events import SignalKind as SignalKind  # where partners name a signal's kind
 from domain.family import LifeDomain, Referral
 from domain.model import Frozen, Id, Name, Text
 from domain.plan import Agreement, FamilyPlan, GoalProgress, SkipGround
@@ -200,13 +200,6 @@ class ResolveEscalation(CaseworkerCommand):
     follow_ups: tuple[Agreement, ...] = ()
     # Required when the plan's evaluation date has passed: the decision sets the next one.
     next_evaluation_date: date | None = None
-
-
-class SignalKind(StrEnum):
-    RELAPSE = "relapse"
-    CONCERN = "concern"
-    STAGNATION = "stagnation"  # things are stuck: a stagnation finding
-    CONTACT_FAILED = "contact_failed"  # the partner could not reach the family
 
 
 class PartnerSignal(Command):

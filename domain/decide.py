@@ -607,14 +607,14 @@ def partner_signal(command: PartnerSignal, state: TrajectoryState,
                                 due=ctx.now, subject=subject, details=command.description),
                 PartnerSignalRecorded(idempotency_key=command.idempotency_key,
                                       organisation=command.organisation,
-                                      kind=command.kind.value, subject=subject,
+                                      kind=command.kind, subject=subject,
                                       description=command.description,
                                       acted_on=True, note="recorded as a stagnation finding")]
     if command.kind is SignalKind.CONTACT_FAILED and state.is_open:
         return [ContactAttempted(by=command.organisation, channel="partner", reached=False),
                 PartnerSignalRecorded(idempotency_key=command.idempotency_key,
                                       organisation=command.organisation,
-                                      kind=command.kind.value, subject=subject,
+                                      kind=command.kind, subject=subject,
                                       description=command.description,
                                       acted_on=True, note="counted as a failed contact attempt")]
     if command.kind is SignalKind.RELAPSE and in_window:
@@ -628,7 +628,7 @@ def partner_signal(command: PartnerSignal, state: TrajectoryState,
         Phase.ENDED: "the trajectory has ended; refer the family again if help is needed",
     }.get(state.phase, "noted for the care coordinator")
     return [PartnerSignalRecorded(idempotency_key=command.idempotency_key,
-                                  organisation=command.organisation, kind=command.kind.value,
+                                  organisation=command.organisation, kind=command.kind,
                                   subject=subject, description=command.description,
                                   acted_on=False, note=note)]
 

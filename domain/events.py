@@ -274,6 +274,13 @@ class StagnationFound(EventPayload, HasPersonalData):
 # -- partner signals, closure, aftercare -------------------------------------------------
 
 
+class SignalKind(StrEnum):
+    RELAPSE = "relapse"
+    CONCERN = "concern"
+    STAGNATION = "stagnation"  # things are stuck: a stagnation finding
+    CONTACT_FAILED = "contact_failed"  # the partner could not reach the family
+
+
 class PartnerSignalRecorded(EventPayload, HasPersonalData):
     """A partner's signal. Its description is free text about the family, so it is
     sealed with the family's key (`subject`, domain.family.family_subject)."""
@@ -282,7 +289,7 @@ class PartnerSignalRecorded(EventPayload, HasPersonalData):
     type: Literal["PartnerSignalRecorded"] = "PartnerSignalRecorded"
     idempotency_key: str
     organisation: Name
-    kind: str
+    kind: SignalKind
     subject: str
     description: PersonalStr
     acted_on: bool

@@ -2,8 +2,9 @@
 
 Every term, cap and period is policy (docs/domain.md): a region sets these numbers in its
 policy file; code reads them from `RegionPolicy` and never hard-wires them. Each field
-documents its default and where that default comes from. The model is strict and forbids unknown keys,
-so a typo or a quoted number in a region file is an error instead of a silent default.
+documents its default and where that default comes from. The model is strict and forbids
+unknown keys, so a typo or a quoted number in a region file is an error instead of a
+silent default.
 
 The helpers turn the numbers into dates. They are pure and deterministic (they run
 inside Temporal workflows): the moment to count from is always an argument.

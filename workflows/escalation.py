@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_context import HolidaysRequest, PolicyRequest
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.notifications import RecipientRole
     from domain.policy import RegionPolicy
 
+from workflows.failures import application_failure, failure_type
 from workflows.messages import (
     EpisodeEnded,
     EpisodeInbox,
@@ -44,18 +45,15 @@ __all__ = ["EscalationEpisodeWorkflow", "episode_workflow_id"]
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=5))
+# Episodes started before this patch looked the assignee up with a (regular) activity.
+LOCAL_LOOKUP_PATCH = "local-directory-lookup"
 # How far ahead the working-day calendar reaches; refreshed when a deadline needs more.
 CALENDAR_YEARS = 3
 
 
-def _directory_incomplete(error: ActivityError) -> bool:
-    cause = error.cause
-    return isinstance(cause, ApplicationError) and cause.type == "DirectoryIncomplete"
-
-
-def _cause_message(error: ActivityError) -> str:
-    cause = error.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(error)
+def _cause_message(error: FailureError) -> str:
+    failure = application_failure(error)
+    return failure.message if failure is not None else str(error)
 
 
 @workflow.defn
@@ -75,6 +73,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
 
     @workflow.run
     async def run(self, input: EpisodeInput) -> EpisodeOutcome:
+        local_lookup = workflow.patched(LOCAL_LOOKUP_PATCH)
         policy = await workflow.execute_activity(
             "current_policy", PolicyRequest(case_id=input.case_id), result_type=RegionPolicy,
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
@@ -88,7 +87,11 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
         start = input.stagnated_at
         while True:
             try:
-                assignee: Assignee = await workflow.execute_activity(
+                # A short read-only lookup: a local activity (no round trip through the
+                # server's task queue) for episodes started since the patch.
+                lookup = (workflow.execute_local_activity if local_lookup
+                          else workflow.execute_activity)
+                assignee: Assignee = await lookup(
                     "resolve_escalation_assignee",
                     ResolveAssigneeInput(
                         case_id=input.case_id, region_id=input.region_id, level=level,
@@ -96,8 +99,8 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                         concerned_professional_id=input.concerned_professional_id),
                     result_type=Assignee, start_to_close_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=ACTIVITY_RETRY)
-            except ActivityError as error:
-                if not _directory_incomplete(error):
+            except FailureError as error:
+                if failure_type(error) != "DirectoryIncomplete":
                     raise
                 # Nobody to reach at this level: say so in the case, and look again after
                 # the reminder cadence (the operator may import the directory meanwhile).

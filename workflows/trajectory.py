@@ -27,19 +27,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import (
-    ActivityError,
     ApplicationError,
     FailureError,
     WorkflowAlreadyStartedError,
 )
 
 from workflows.escalation import EscalationEpisodeWorkflow
+from workflows.failures import application_failure, failure_type
 from workflows.messages import (
     EpisodeEnded,
     EpisodeInbox,
@@ -94,12 +94,14 @@ class StartTrajectoryInput(BaseModel):
     # Continue as new once the history holds this many events (Temporal's hard limit is
     # 51,200; it also suggests continuing as new on its own, which is honoured too).
     max_history_events: int = Field(default=10_000, ge=50)
-    # How long one round of appending retries a store outage before the handler lets go
-    # of the lock, and its first wait before the next round (doubling, up to 5 minutes).
-    # Shorter than the gateway's update timeout, so a caseworker hears about an outage
-    # instead of waiting on a lock; the update stays in progress, and a resend with its
-    # key gets its result once the store is back.
-    append_round: timedelta = Field(default=timedelta(seconds=20), gt=timedelta(0))
+    # How many attempts one round of appending makes in a store outage (0.5 s apart,
+    # doubling to 5 s: about 13 s for 6) before the handler lets go of the lock, and its
+    # first wait before the next round (doubling, up to 5 minutes). A round is shorter
+    # than the gateway's update timeout, so a caseworker hears about an outage instead of
+    # waiting on a lock; the update stays in progress, and a resend with its key gets its
+    # result once the store is back. (Attempts, not a time: a local activity's
+    # schedule-to-close time-out does not end its retries.)
+    append_attempts: int = Field(default=6, ge=1, le=20)
     outage_backoff: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
 
 
@@ -122,14 +124,15 @@ class CommandResult(BaseModel):
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=1))
-# Within one round of appending (`StartTrajectoryInput.append_round`).
-APPEND_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500),
-                           backoff_coefficient=2.0, maximum_interval=timedelta(seconds=5))
+# Within one round of appending (`StartTrajectoryInput.append_attempts`).
+APPEND_FIRST_RETRY = timedelta(milliseconds=500)
+APPEND_MAX_RETRY = timedelta(seconds=5)
 OUTAGE_BACKOFF_MAX = timedelta(minutes=5)
 # A writer that keeps beating this one is an outage of another kind: back off like one.
 CONFLICTS_PER_ROUND = 3
-# Running cases recorded a command and what it set off in separate appends; this patch
-# marks runs that record them in one (workflow.patched keeps old histories replaying).
+# Running cases recorded a command and what it set off in separate appends, each through
+# a regular activity; this patch marks runs that record them in one append, as a local
+# activity (workflow.patched keeps old histories replaying).
 ONE_APPEND_PATCH = "one-append-per-step"
 
 # A step: the events to record on the current state (may raise DomainError).
@@ -146,9 +149,8 @@ def _refused(error: DomainError) -> ApplicationError:
     return ApplicationError(error.message, error.code, type="DomainError", non_retryable=True)
 
 
-def _failure_type(error: ActivityError) -> str | None:
-    cause = error.cause
-    return cause.type if isinstance(cause, ApplicationError) else None
+# The store's refusals: retrying the same append cannot help, deciding again can.
+STORE_REFUSALS = ("ConcurrencyError", "EventIdConflictError", "SubjectErasedError")
 
 
 class _StoreUnavailable(Exception):
@@ -169,6 +171,9 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         self._ready = False
         self._lock = asyncio.Lock()
         self._one_append = True
+        # (state version, moment) at which the consequences were last recorded: the run
+        # loop need not look for them again before anything changes.
+        self._settled: tuple[int, datetime] | None = None
         for row in COMMAND_TABLE:
             if row.update is not None:
                 workflow.set_update_handler(row.update, self._update_handler(row),
@@ -196,7 +201,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                 workflow.continue_as_new(StartTrajectoryInput(
                     case_id=self._case_id, resume=True,
                     max_history_events=input.max_history_events,
-                    append_round=input.append_round, outage_backoff=input.outage_backoff))
+                    append_attempts=input.append_attempts,
+                    outage_backoff=input.outage_backoff))
             await self._sleep_until_next_deadline_or_change()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("trajectory ended", extra={"case_id": self._case_id})
@@ -210,8 +216,11 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
     async def _apply_due_deadlines(self) -> None:
         policy = self._require_policy()
         if self._one_append:
+            if self._settled == (self._state.version, workflow.now()):
+                return  # the handler that just ran recorded them already
             await self._record(lambda s: consequences(s, workflow.now(), policy),
                                "system:deadline")
+            self._settled = (self._state.version, workflow.now())
             return
         # Runs from before the patch: one append per round, as they were recorded.
         while await self._record(lambda s: due_events(s, workflow.now(), policy),
@@ -245,15 +254,16 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                                coordinator_caseload=caseload)
 
     def _decision(self, command: Command, caseload: int | None = None) -> Step:
-        """The step that decides `command` on whatever state the lock hands over, with
-        what it sets off (for runs recorded before the patch, the run loop adds that)."""
-        def step(state: TrajectoryState) -> list[EventPayload]:
-            ctx = self._context(caseload)
-            payloads = decide(command, state, ctx)
-            if not self._one_append:
-                return payloads
-            return with_consequences(state, payloads, ctx.now, ctx.policy)
-        return step
+        """The step that decides `command` on whatever state the lock hands over."""
+        return self._with_consequences(lambda s: decide(command, s, self._context(caseload)))
+
+    def _with_consequences(self, step: Step) -> Step:
+        """`step` with what it sets off (for runs recorded before the patch, the run loop
+        adds that in appends of its own)."""
+        if not self._one_append:
+            return step
+        policy = self._require_policy()
+        return lambda s: with_consequences(s, step(s), workflow.now(), policy)
 
     async def _record(self, step: Step, actor: str,
                       notifications: Callable[[list[EventPayload]], tuple[Notification, ...]]
@@ -272,6 +282,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             async with self._lock:
                 conflicts = 0
                 while True:
+                    decided_at = workflow.now()
                     payloads = step(self._state)
                     if erased:
                         payloads = [without_personal_data_of(p, erased) for p in payloads]
@@ -280,8 +291,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                     notes = notifications(payloads) if notifications else ()
                     try:
                         await self._append(payloads, actor, notes)
-                    except ActivityError as error:
-                        failure = _failure_type(error)
+                    except FailureError as error:
+                        failure = failure_type(error)
                         if failure in ("ConcurrencyError", "EventIdConflictError"):
                             conflicts += 1
                             if conflicts > CONFLICTS_PER_ROUND:
@@ -299,6 +310,9 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                         raise
                     except _StoreUnavailable:
                         break
+                    if self._one_append:
+                        # Every step records its consequences with it (see `_decision`).
+                        self._settled = (self._state.version, decided_at)
                     await self._react(payloads)
                     return payloads
             # Outside the lock: queries, and handlers that need no append, go on.
@@ -307,12 +321,12 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             await workflow.sleep(backoff)
             backoff = min(backoff * 2, OUTAGE_BACKOFF_MAX)
 
-    def _erased_subjects(self, error: ActivityError) -> frozenset[str]:
-        cause = error.cause
-        details = cause.details if isinstance(cause, ApplicationError) else ()
+    def _erased_subjects(self, error: FailureError) -> frozenset[str]:
+        failure = application_failure(error)
+        details = failure.details if failure is not None else ()
         return frozenset(d for d in details if isinstance(d, str))
 
-    def _erased_refusal(self, error: ActivityError) -> ApplicationError:
+    def _erased_refusal(self, error: FailureError) -> ApplicationError:
         workflow.logger.warning("refused: personal data of an erased person", extra={
             "case_id": self._case_id, "subjects": sorted(self._erased_subjects(error))})
         return _refused(DomainError(
@@ -329,19 +343,25 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         events = [new_event(p, event_id=workflow.uuid4(), now=now, metadata=metadata)
                   for p in payloads]
         try:
-            result: AppendEventsResult = await workflow.execute_activity(
-                "append_events",
-                AppendEventsInput(stream_id=self._stream_id, case_id=self._case_id,
-                                  expected_version=self._state.version, events=events,
-                                  notifications=list(notifications)),
-                result_type=AppendEventsResult,
+            request = AppendEventsInput(
+                stream_id=self._stream_id, case_id=self._case_id,
+                expected_version=self._state.version, events=events,
+                notifications=list(notifications))
+            # A local activity: the append runs in this worker within the workflow task,
+            # with no round trip through the server's task queue. It is short and
+            # idempotent on event ids (a retried task replays the same ids), which is
+            # what local activities are for.
+            run = (workflow.execute_local_activity if self._one_append
+                   else workflow.execute_activity)
+            result: AppendEventsResult = await run(
+                "append_events", request, result_type=AppendEventsResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=self._input.append_round,
-                retry_policy=APPEND_RETRY,
-            )
-        except ActivityError as error:
-            if _failure_type(error) in ("ConcurrencyError", "EventIdConflictError",
-                                        "SubjectErasedError"):
+                retry_policy=RetryPolicy(initial_interval=APPEND_FIRST_RETRY,
+                                         backoff_coefficient=2.0,
+                                         maximum_interval=APPEND_MAX_RETRY,
+                                         maximum_attempts=self._input.append_attempts))
+        except FailureError as error:
+            if failure_type(error) in STORE_REFUSALS:
                 raise
             raise _StoreUnavailable() from error
         state = self._state
@@ -459,12 +479,6 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             f"{local_date(alert.next_reminder, self._require_policy().time_zone)}.")
         await self._record(self._with_consequences(lambda s: record_alert(s, alert)),
                            "system:escalation", lambda _: (note,))
-
-    def _with_consequences(self, step: Step) -> Step:
-        if not self._one_append:
-            return step
-        policy = self._require_policy()
-        return lambda s: with_consequences(s, step(s), workflow.now(), policy)
 
     @workflow.signal
     async def partner_signal(self, signal: PartnerSignal) -> None:
