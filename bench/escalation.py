@@ -19,19 +19,19 @@ started here and stopped at the end:
   same except `stagnated_at`: a moment S whose deadline (S plus the coordinator's working
   days, Dutch calendar) is T, shortly after the setup (`--lead`). At T all N timers fire and
   the real path runs: the episode resolves level 2 (manager pro-2) through the directory
-  activity and signals the trajectory, which appends `EscalationLevelAssigned(level=2)`,
-  with its outbox notification, through the append activity. Figure: the delay from T to
-  each event's `recorded_at` in the store (p50 / p99 / max), and escalations/s =
-  N / (last recorded_at - T).
+  look-up (a local activity) and signals the trajectory, which appends
+  `EscalationLevelAssigned(level=2)`, with its outbox notification, through the append
+  (a local activity). Figure: the delay from T to each event's `recorded_at` in the store
+  (p50 / p99 / max), and escalations/s = N / (last recorded_at - T).
 - raw: in the same run, on the same server, N tiny workflows that wait for one signal,
   run one no-op activity and complete. All N signals are sent at once (the same bounded
   concurrency as the setup); raw/s = N / (last close - first signal sent), and each
   workflow's delay from its signal being sent to its close.
 
 The ratio escalations/s / raw/s is informative, not a target: an escalation does more
-than one signal and one activity (a timer, the directory activity, a signal to the
-parent, the append activity with its transaction on the event store, and the workflow
-tasks in between, in two workflows).
+than one signal and one activity (a timer, the directory look-up, a signal to the
+parent, the append with its transaction on the event store, and the workflow tasks in
+between, in two workflows).
 
 Both workers run in this process, with a workflow cache large enough for every open
 workflow (the default of 1,000 would evict and replay workflows under N = 1,000), and
@@ -462,9 +462,9 @@ def report(escalation: Burst, raw: Burst) -> None:
           "\nproc CPU: cores used by this process (both workers, the client) while the burst "
           "was worked off; machine: busy share of all cores (the dev server, PostgreSQL and "
           "anything else on the machine)."
-          "\nAn escalation is a timer, the directory activity, a signal to the trajectory and "
-          "the append activity (events + outbox in one transaction), so the ratio is "
-          "informative, not a target.")
+          "\nAn escalation is a timer, the directory look-up, a signal to the trajectory and "
+          "the append (events + outbox in one transaction), both local activities, so the "
+          "ratio is informative, not a target.")
 
 
 # -- main -----------------------------------------------------------------------------------------
