@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
@@ -34,18 +34,8 @@ from domain.family import LifeDomain, family_subject
 from domain.personal import Erased
 from domain.trajectory import TrajectoryState, fold, new_event
 from infra.event_store import PostgresEventStore
-from tests.workflows.support import terminate_open_workflows
 from tests.workflows.test_lifecycle import ACTOR, Case, open_case
-from workers.worker import build_worker
 from workflows.trajectory import FamilyTrajectoryWorkflow
-
-
-@pytest.fixture
-async def worker(time_skipping_env: WorkflowEnvironment,
-                 pg_store: PostgresEventStore) -> AsyncIterator[Worker]:
-    async with build_worker(time_skipping_env.client, pg_store, f"tq-{uuid.uuid4()}") as w:
-        yield w
-        await terminate_open_workflows(time_skipping_env)
 
 
 def signal(key: str, kind: SignalKind, description: str = "het loopt vast op school"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,8 +46,6 @@ from domain.team import TeamMember, TeamMemberKind
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState, fold
 from infra.event_store import PostgresEventStore
 from tests.factories import refer_family
-from tests.workflows.support import terminate_open_workflows
-from workers.worker import build_worker
 from workflows.client import send_command
 from workflows.trajectory import (
     CommandResult,
@@ -62,14 +58,6 @@ from workflows.trajectory import (
 HISTORIES = Path(__file__).parent.parent / "histories"
 Handle = WorkflowHandle[FamilyTrajectoryWorkflow, TrajectoryState]
 ACTOR = "coordinator:pro-1"
-
-
-@pytest.fixture
-async def worker(time_skipping_env: WorkflowEnvironment,
-                 pg_store: PostgresEventStore) -> AsyncIterator[Worker]:
-    async with build_worker(time_skipping_env.client, pg_store, f"tq-{uuid.uuid4()}") as w:
-        yield w
-        await terminate_open_workflows(time_skipping_env)
 
 
 class Case:
