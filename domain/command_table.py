@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from domain import decide as d
 from domain import escalation as e
+from domain.access import APPOINTING, COORDINATOR, LADDER, MANAGER, TAKING_UP, TEAM, CaseRole
 from domain.commands import (
     AcknowledgeEscalation,
     AddTeamMember,
@@ -79,6 +80,10 @@ class CommandSpec(Generic[C]):
     # Whose caseload the decider needs to know (the proposed coordinator's), looked up
     # from the read model before deciding.
     caseload_of: Callable[[C], str] | None = None
+    # Who may give it on a case (`domain.access.check_command` adds the checks that need
+    # more than a role: acting in one's own name, the directory's manager, the assignee).
+    # Empty for partners' deliveries, which have rules of their own.
+    who: frozenset[CaseRole] = frozenset()
 
     def decide(self, command: Command, state: TrajectoryState,
                ctx: DecisionContext) -> list[EventPayload]:
@@ -104,6 +109,9 @@ class CommandRow(Protocol):
     @property
     def route(self) -> HttpRoute | None: ...
 
+    @property
+    def who(self) -> frozenset[CaseRole]: ...
+
     def decide(self, command: Command, state: TrajectoryState,
                ctx: DecisionContext) -> list[EventPayload]: ...
 
@@ -111,10 +119,12 @@ class CommandRow(Protocol):
 
 
 def _caseworker(model: type[C], decider: Decider[C], name: str, summary: str,
-                caseload_of: Callable[[C], str] | None = None) -> CommandSpec[C]:
+                who: frozenset[CaseRole], caseload_of: Callable[[C], str] | None = None
+                ) -> CommandSpec[C]:
     """A caseworker's command: the update and the HTTP path share its name."""
     return CommandSpec(model=model, decider=decider, update=name,
-                       route=HttpRoute(path=name, summary=summary), caseload_of=caseload_of)
+                       route=HttpRoute(path=name, summary=summary), caseload_of=caseload_of,
+                       who=who)
 
 
 def _proposed_coordinator(command: AppointCoordinator) -> str:
@@ -127,56 +137,60 @@ _TABLE = (
     CommandSpec(model=ReferFamily, decider=d.refer_family),
     CommandSpec(model=PartnerSignal, decider=d.partner_signal),
     # Referral, intake, consent, waiting.
-    _caseworker(RecordIntake, d.record_intake, "record_intake", "Record the intake"),
-    _caseworker(GiveConsent, d.give_consent, "give_consent", "Record consent"),
-    _caseworker(WithdrawConsent, d.withdraw_consent, "withdraw_consent", "Withdraw consent"),
+    _caseworker(RecordIntake, d.record_intake, "record_intake", "Record the intake", TAKING_UP),
+    _caseworker(GiveConsent, d.give_consent, "give_consent", "Record consent", TAKING_UP),
+    _caseworker(WithdrawConsent, d.withdraw_consent, "withdraw_consent", "Withdraw consent",
+                TAKING_UP),
     _caseworker(ShareInformation, d.share_information, "share_information",
-                "Record that information was shared"),
+                "Record that information was shared", TAKING_UP),
     _caseworker(AssignWaitingContact, d.assign_waiting_contact, "assign_waiting_contact",
-                "Assign a contact while the family waits"),
-    _caseworker(StartCare, d.start_care, "start_care", "Start care"),
+                "Assign a contact while the family waits", TAKING_UP),
+    _caseworker(StartCare, d.start_care, "start_care", "Start care", COORDINATOR),
     # Team and coordinator.
-    _caseworker(AddTeamMember, d.add_team_member, "add_team_member", "Add a team member"),
+    _caseworker(AddTeamMember, d.add_team_member, "add_team_member", "Add a team member",
+                TAKING_UP),
     _caseworker(RemoveTeamMember, d.remove_team_member, "remove_team_member",
-                "Remove a team member"),
+                "Remove a team member", TAKING_UP),
     _caseworker(RecordFamilyPreference, d.record_family_preference,
-                "record_family_preference", "Record the family's preferred coordinator"),
+                "record_family_preference", "Record the family's preferred coordinator",
+                TAKING_UP),
     _caseworker(AppointCoordinator, d.appoint_coordinator, "appoint_coordinator",
-                "Appoint the care coordinator", caseload_of=_proposed_coordinator),
+                "Appoint the care coordinator", APPOINTING, caseload_of=_proposed_coordinator),
     # Family group plan and the plan cycle.
     _caseworker(OfferFamilyGroupPlan, d.offer_family_group_plan, "offer_family_group_plan",
-                "Offer the family group plan"),
+                "Offer the family group plan", COORDINATOR),
     _caseworker(SkipFamilyGroupPlan, d.skip_family_group_plan, "skip_family_group_plan",
-                "Skip the family group plan offer on a legal ground"),
+                "Skip the family group plan offer on a legal ground", COORDINATOR),
     _caseworker(SubmitFamilyGroupPlan, d.submit_family_group_plan,
-                "submit_family_group_plan", "Submit the family's own plan"),
+                "submit_family_group_plan", "Submit the family's own plan", COORDINATOR),
     _caseworker(DeclareNoFamilyGroupPlan, d.declare_no_family_group_plan,
-                "declare_no_family_group_plan", "Record that no family group plan will come"),
-    _caseworker(AdoptPlan, d.adopt_plan, "adopt_plan", "Adopt a professional plan"),
-    _caseworker(AdjustPlan, d.adjust_plan, "adjust_plan", "Adjust the plan"),
-    _caseworker(ReportProgress, d.report_progress, "report_progress", "Report progress"),
+                "declare_no_family_group_plan", "Record that no family group plan will come",
+                COORDINATOR),
+    _caseworker(AdoptPlan, d.adopt_plan, "adopt_plan", "Adopt a professional plan", COORDINATOR),
+    _caseworker(AdjustPlan, d.adjust_plan, "adjust_plan", "Adjust the plan", COORDINATOR),
+    _caseworker(ReportProgress, d.report_progress, "report_progress", "Report progress", TEAM),
     _caseworker(CompleteAgreement, d.complete_agreement, "complete_agreement",
-                "Complete an agreement"),
-    _caseworker(EvaluatePlan, d.evaluate_plan, "evaluate_plan", "Evaluate the plan"),
+                "Complete an agreement", TEAM),
+    _caseworker(EvaluatePlan, d.evaluate_plan, "evaluate_plan", "Evaluate the plan", COORDINATOR),
     _caseworker(RequestWrittenCopy, d.request_written_copy, "request_written_copy",
-                "Request a written copy of the plan"),
+                "Request a written copy of the plan", COORDINATOR),
     _caseworker(ProvideWrittenCopy, d.provide_written_copy, "provide_written_copy",
-                "Provide the written copy"),
+                "Provide the written copy", COORDINATOR),
     # Persistence, closure, aftercare.
     _caseworker(RecordManagerReview, d.record_manager_review, "record_manager_review",
-                "Record a manager's review"),
-    _caseworker(CloseTrajectory, d.close_trajectory, "close", "Close the trajectory"),
+                "Record a manager's review", MANAGER),
+    _caseworker(CloseTrajectory, d.close_trajectory, "close", "Close the trajectory", COORDINATOR),
     _caseworker(RecordCheckIn, d.record_check_in, "record_check_in",
-                "Record an aftercare check-in"),
+                "Record an aftercare check-in", TEAM),
     # Stagnation and escalation.
     _caseworker(RecordContactAttempt, e.record_contact_attempt, "record_contact_attempt",
-                "Record a contact attempt"),
+                "Record a contact attempt", TEAM),
     _caseworker(ReportStagnation, e.report_stagnation, "report_stagnation",
-                "Report a stagnation"),
+                "Report a stagnation", TEAM),
     _caseworker(AcknowledgeEscalation, e.acknowledge_escalation, "acknowledge_escalation",
-                "Acknowledge an escalation"),
+                "Acknowledge an escalation", LADDER),
     _caseworker(ResolveEscalation, e.resolve_escalation, "resolve_escalation",
-                "Resolve an escalation (binding at level 3)"),
+                "Resolve an escalation (binding at level 3)", LADDER),
 )
 
 COMMAND_TABLE: tuple[CommandRow, ...] = _TABLE

@@ -22,11 +22,20 @@ from domain.team import ManagerOverride, TeamMember
 
 class Command(Frozen):
     """Every command: what someone asks a trajectory to do. Each command type has one row
-    in `domain.command_table` (its decider, its update and its HTTP route)."""
+    in `domain.command_table` (its decider, its update, its HTTP route and who may give
+    it)."""
+
+    def acting_person(self) -> str | None:
+        """The professional the command says is acting (a `by`), if it names one. It must
+        be the authenticated caller (`domain.access.check_command`)."""
+        return None
 
 
 class CaseworkerCommand(Command):
-    actor: Name = Field(description="Who gives the command, e.g. coordinator:pro-7")
+    actor: Name | None = Field(
+        default=None,
+        description="Who gives the command. Set by Regie from the caller's credentials; "
+        "a request that names someone else is refused.")
 
 
 class ReferFamily(Command):
@@ -96,6 +105,9 @@ class AppointCoordinator(CaseworkerCommand):
     handover_note: Text | None = None
     override: ManagerOverride | None = None
 
+    def acting_person(self) -> str | None:
+        return None if self.override is None else self.override.manager_id
+
 
 class OfferFamilyGroupPlan(CaseworkerCommand):
     pass
@@ -157,6 +169,9 @@ class RecordManagerReview(CaseworkerCommand):
     decision: ManagerReviewDecision
     note: Text
 
+    def acting_person(self) -> str | None:
+        return self.manager_id
+
 
 class CloseTrajectory(CaseworkerCommand):
     reason: ClosureReason
@@ -169,6 +184,9 @@ class RecordCheckIn(CaseworkerCommand):
     by: Id
     note: Text
 
+    def acting_person(self) -> str | None:
+        return self.by
+
 
 class RecordContactAttempt(CaseworkerCommand):
     """A team member tried to reach the family; repeated failures mean care avoidance."""
@@ -177,6 +195,9 @@ class RecordContactAttempt(CaseworkerCommand):
     channel: Name
     reached: bool
 
+    def acting_person(self) -> str | None:
+        return self.by
+
 
 class ReportStagnation(CaseworkerCommand):
     """A team member reports that carrying out the plan is stuck."""
@@ -184,10 +205,16 @@ class ReportStagnation(CaseworkerCommand):
     reported_by: Id
     description: Text
 
+    def acting_person(self) -> str | None:
+        return self.reported_by
+
 
 class AcknowledgeEscalation(CaseworkerCommand):
     episode_id: Id
     by: Id
+
+    def acting_person(self) -> str | None:
+        return self.by
 
 
 class ResolveEscalation(CaseworkerCommand):
@@ -200,6 +227,9 @@ class ResolveEscalation(CaseworkerCommand):
     follow_ups: tuple[Agreement, ...] = ()
     # Required when the plan's evaluation date has passed: the decision sets the next one.
     next_evaluation_date: date | None = None
+
+    def acting_person(self) -> str | None:
+        return self.by
 
 
 class PartnerSignal(Command):

@@ -11,8 +11,8 @@ the same file again changes nothing and logs nothing.
 The file is YAML (`infra/directory.example.yaml`):
 
     organisations:  [{id, name, webhook_url?}]
-    professionals:  [{id, name, organisation_id, manager_id?, email?}]
-    regions:        [{id, name, process_director_id}]
+    professionals:  [{id, name, organisation_id, manager_id?, email?, operator?}]
+    regions:        [{id, name, process_director_id, intake_organisation_id?}]
     professionals_csv: staff.csv   # optional, beside the YAML file; adds professionals
                                    # from an HR export with columns
                                    # id,name,organisation_id,manager_id,email
@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from domain.access import Colleague, DirectoryFacts
 from domain.model import Frozen, Id, Name
 from infra.pgtypes import Conn
 
@@ -73,12 +74,17 @@ class ProfessionalEntry(Frozen):
     organisation_id: Id
     manager_id: Id | None = None  # another professional's id (leidinggevende)
     email: Email | None = None
+    # Operators and team leads read every case (reports, inspection) and change none.
+    operator: bool = False
 
 
 class RegionEntry(Frozen):
     id: Id
     name: Name
     process_director_id: Id  # regionale procesregisseur jeugd: the top of the ladder
+    # The organisation whose professionals take up a new case (intake, consent, the
+    # first team) until it has a care coordinator.
+    intake_organisation_id: Id | None = None
 
 
 class DirectoryFile(Frozen):
@@ -122,6 +128,11 @@ def directory_problems(directory: DirectoryFile) -> list[str]:
         if r.process_director_id not in professionals:
             problems.append(f"region {r.id}: process_director_id {r.process_director_id} "
                             "is not a professional in the directory")
+        if (r.intake_organisation_id is not None
+                and r.intake_organisation_id not in organisations):
+            problems.append(f"region {r.id}: intake_organisation_id "
+                            f"{r.intake_organisation_id} is not an organisation in the "
+                            "directory")
     problems.extend(_manager_cycles(directory.professionals))
     return problems
 
@@ -482,3 +493,29 @@ async def directory_changes(conn: Conn, *, limit: int = 50) -> list[LoggedChange
         "before": None if r["before"] is None else json.loads(r["before"]),
         "after": json.loads(r["after"]),
     }) for r in rows]
+
+
+async def access_facts(conn: Conn, professional_ids: Iterable[str], region_id: str
+                       ) -> DirectoryFacts:
+    """What access to a case depends on: the professionals it names (with their managers,
+    to know whether those are still active) and its region's process director and intake
+    organisation."""
+    ids = sorted(set(professional_ids))
+    rows = await conn.fetch(
+        """SELECT id, organisation_id, manager_id, active FROM directory_professionals
+           WHERE id = ANY($1::text[])
+              OR id IN (SELECT manager_id FROM directory_professionals
+                        WHERE id = ANY($1::text[]) AND manager_id IS NOT NULL)""", ids)
+    region_row = await conn.fetchrow(
+        """SELECT r.intake_organisation_id,
+                  CASE WHEN d.active THEN r.process_director_id END AS process_director_id
+           FROM directory_regions r
+           LEFT JOIN directory_professionals d ON d.id = r.process_director_id
+           WHERE r.id = $1 AND r.active""", region_id)
+    return DirectoryFacts(
+        professionals={r["id"]: Colleague(organisation_id=r["organisation_id"],
+                                          manager_id=r["manager_id"], active=r["active"])
+                       for r in rows},
+        process_director_id=None if region_row is None else region_row["process_director_id"],
+        intake_organisation_id=(None if region_row is None
+                                else region_row["intake_organisation_id"]))

@@ -7,8 +7,9 @@ Unset means the embedded default (a PostgreSQL and a Temporal dev server started
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +36,46 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     log_level: str = "INFO"
+
+    # -- who may call the gateway (infra/authentication.py) ------------------------------
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The region's identity provider (the `iss` of its tokens). Unset: "
+        "Regie is its own issuer (`regie token issue`), for the local stack only.")
+    oidc_audience: str | None = Field(
+        default=None, description="The `aud` Regie's tokens must carry.")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="Where the identity provider publishes its signing keys.")
+    oidc_professional_claim: str = Field(
+        default="sub", min_length=1, max_length=100,
+        description="The token claim that holds the professional's directory id.")
+    oidc_algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256")
+    dev_issuer: bool = Field(
+        default=True,
+        description="Let `regie token issue` sign tokens with a key under the data dir. "
+        "Always off when an OIDC issuer is set.")
+    dev_token_minutes: int = Field(default=60, ge=1, le=720)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Self:
+        if self.oidc_issuer is not None:
+            missing = [name for name, value in (("REGIE_OIDC_AUDIENCE", self.oidc_audience),
+                                                ("REGIE_OIDC_JWKS_URL", self.oidc_jwks_url))
+                       if not value]
+            if missing:
+                raise ValueError(f"REGIE_OIDC_ISSUER is set, so {' and '.join(missing)} "
+                                 "must be set too")
+        weak = [a for a in self.oidc_algorithms if not a.startswith(("RS", "PS", "ES", "Ed"))]
+        if weak:
+            # Symmetric (HS*) and 'none' would let whoever knows the verifier's key, or
+            # nobody at all, sign tokens.
+            raise ValueError(f"REGIE_OIDC_ALGORITHMS: {', '.join(weak)} not allowed; use "
+                             "asymmetric algorithms (RS256, PS256, ES256, EdDSA)")
+        return self
+
+    @property
+    def dev_issuer_enabled(self) -> bool:
+        return self.dev_issuer and self.oidc_issuer is None
 
     @property
     def embedded_postgres(self) -> bool:

@@ -1,9 +1,13 @@
-"""The partner-facing HTTP gateway: referrals in, trajectory state out.
+"""The HTTP gateway: partners refer and signal, professionals act on their cases.
 
 Partners (schools, GPs, police) refer a family with `POST /v1/referrals`; the gateway
 validates the referral with the same domain rules the workflow applies, then starts the
-family's trajectory workflow in Temporal. It holds no state of its own, so any number of
-gateways can run side by side.
+family's trajectory workflow in Temporal. Professionals give the commands of
+`domain/command_table.py`. Every request is authenticated (`infra/authentication.py`),
+checked against the rights of `domain/access.py` and logged in the access log
+(`infra/access_log.py`); idempotency keys are the caller's own (`infra/idempotency.py`).
+Its state lives in PostgreSQL and Temporal, so any number of gateways can run side by
+side.
 
     python -m workers.gateway          # uvicorn on REGIE_GATEWAY_HOST:REGIE_GATEWAY_PORT
 
@@ -17,11 +21,13 @@ import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
+import asyncpg
 import uvicorn
-from fastapi import FastAPI, Header, Path, Request, status
+from fastapi import Depends, FastAPI, Header, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,14 +36,38 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.command_table import COMMAND_TABLE
+from domain.access import (
+    AccessRefused,
+    CaseRole,
+    DirectoryFacts,
+    PartnerPrincipal,
+    Principal,
+    ProfessionalPrincipal,
+    Read,
+    check_command,
+    check_read,
+    check_referral,
+    check_signal,
+    professionals_named,
+    roles_on_case,
+)
+from domain.command_table import COMMAND_TABLE, CommandRow
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
-from domain.trajectory import TrajectoryState
+from domain.policy import RegionPolicy
+from domain.trajectory import Phase, TrajectoryState
+from infra.authentication import Authenticator
+from infra.database import create_pool, prepare_database
+from infra.directory import access_facts
+from infra.directory import organisation as directory_organisation
+from infra.directory import professional as directory_professional
+from infra.idempotency import scoped_key
+from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
+from workers.access_control import Door, DoorError, note_reason
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -78,7 +108,10 @@ class ReferralAccepted(BaseModel):
 
 class SignalBody(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    organisation: str = Field(min_length=1, max_length=200)
+    organisation: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Your organisation's directory id; optional, as the API key says it. "
+        "Naming another organisation is refused.")
     kind: SignalKind
     description: str = Field(min_length=1, max_length=4000)
 
@@ -87,6 +120,23 @@ class SignalReceived(BaseModel):
     model_config = ConfigDict(frozen=True)
     case_id: str
     status: Literal["received"] = "received"
+
+
+class Coordinator(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    organisation: str
+
+
+class TrajectoryStatus(BaseModel):
+    """What a partner may know of a case it referred or works on: not the members, not
+    the consents, not the plan."""
+
+    model_config = ConfigDict(frozen=True)
+    case_id: str
+    phase: Phase | None
+    coordinator: Coordinator | None
+    next_evaluation_date: date | None
 
 
 class FieldError(BaseModel):
@@ -204,54 +254,139 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return list(seen.values())
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields = _field_errors(exc.errors())
     message = "; ".join(f"{f.field}: {f.message}" for f in fields)
+    note_reason(request, message)
     return _error_response(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         ErrorBody(error="invalid_request", message=message, fields=fields),
     )
 
 
-async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    note_reason(request, exc.message)
     return _error_response(status.HTTP_422_UNPROCESSABLE_CONTENT,
                            ErrorBody(error=exc.code, message=exc.message))
 
 
-async def _on_gateway_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_access_refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccessRefused)
+    note_reason(request, exc.message)
+    return _error_response(status.HTTP_403_FORBIDDEN,
+                           ErrorBody(error=exc.code, message=exc.message))
+
+
+async def _on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
+    note_reason(request, exc.message)
     return _error_response(exc.status_code, ErrorBody(error=exc.code, message=exc.message))
+
+
+async def _on_door_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DoorError)
+    note_reason(request, exc.message)
+    response = _error_response(exc.status_code,
+                               ErrorBody(error=exc.code, message=exc.message))
+    response.headers.update(exc.headers or {})
+    return response
 
 
 # -- the app -------------------------------------------------------------------------------
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
-    """Build the gateway. Tests pass a `client` (e.g. from a `WorkflowEnvironment`)."""
+@dataclass
+class Resources:
+    """What the gateway opens at start-up: the database pool and the authenticator."""
+
+    pool: asyncpg.Pool | None = None
+    authenticator: Authenticator | None = None
+
+    def require_pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise RuntimeError("the gateway's database pool is not open")
+        return self.pool
+
+    def require_authenticator(self) -> Authenticator:
+        if self.authenticator is None:
+            raise RuntimeError("the gateway's authenticator is not set up")
+        return self.authenticator
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None,
+               pool: asyncpg.Pool | None = None, policy: RegionPolicy | None = None
+               ) -> FastAPI:
+    """Build the gateway. Tests pass a `client` (e.g. from a `WorkflowEnvironment`), a
+    `pool` and a `policy`; otherwise they come from the settings and the environment."""
     settings = settings or Settings()
+    region_policy = policy or policy_from_env()
     link = TemporalLink(settings, client)
+    resources = Resources(pool=pool)
+    door = Door(resources.require_authenticator, resources.require_pool)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        server = None
+        if resources.pool is None:
+            dsn, server = await prepare_database(settings.database_url, settings.data_dir,
+                                                 settings.database_name)
+            resources.pool = await create_pool(dsn)
+        resources.authenticator = Authenticator(settings, resources.pool)
         try:
             await link.client()
         except GatewayError as err:
             log.warning("temporal_unreachable_at_startup", reason=err.message)
         log.info("gateway_started", temporal=settings.effective_temporal_address,
-                 task_queue=settings.task_queue)
-        yield
+                 task_queue=settings.task_queue, region=region_policy.region,
+                 identity_provider=settings.oidc_issuer or "dev issuer"
+                 if settings.dev_issuer_enabled else "none")
+        try:
+            yield
+        finally:
+            if pool is None and resources.pool is not None:
+                await resources.pool.close()
+            del server  # the embedded server stops with its last handle
 
     app = FastAPI(
-        title="Regie partner gateway",
+        title="Regie gateway",
         version="1",
-        summary="Refer families to Regie and follow their trajectory (1 Gezin 1 Plan).",
+        summary="Refer families to Regie, follow their trajectory (1 Gezin 1 Plan) and act "
+                "on your cases.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(AccessRefused, _on_access_refused)
     app.add_exception_handler(GatewayError, _on_gateway_error)
+    app.add_exception_handler(DoorError, _on_door_error)
+    app.middleware("http")(door.log_requests)
+
+    async def facts(state: TrajectoryState | None, principal: Principal) -> DirectoryFacts:
+        named = professionals_named(state) if state is not None else set()
+        if isinstance(principal, ProfessionalPrincipal):
+            named.add(principal.professional_id)
+        async with resources.require_pool().acquire() as conn:
+            return await access_facts(conn, named, region_policy.region)
+
+    async def case_state(case_id: str) -> TrajectoryState | None:
+        """The case's state, or None when there is no such trajectory."""
+        temporal = await link.client()
+        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+        try:
+            return await handle.query(FamilyTrajectoryWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise _rpc_error(err, case_id) from err
+
+    async def roles(case_id: str, principal: Principal
+                    ) -> tuple[TrajectoryState | None, frozenset[CaseRole], DirectoryFacts]:
+        state = await case_state(case_id)
+        directory = await facts(state, principal)
+        return state, roles_on_case(principal, state, directory), directory
 
     @app.get("/health", tags=["operations"])
     async def health() -> Health:
@@ -266,152 +401,207 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @app.post(
         "/v1/referrals",
         status_code=status.HTTP_202_ACCEPTED,
-        tags=["referrals"],
-        responses=_responses(409, 422, 503),
+        tags=["partners"],
+        responses=_responses(401, 403, 409, 422, 503),
+        response_model=ReferralAccepted,
     )
     async def refer_family(
         command: ReferFamily,
-        idempotency_key: Annotated[
-            str,
-            Header(alias="Idempotency-Key", min_length=1, max_length=200,
-                   description="Unique per referral attempt; resend it on retries."),
-        ],
-    ) -> ReferralAccepted:
-        """Refer a family. Opens the family's trajectory, or joins the one already open.
+        idempotency_key: IdempotencyKey,
+        principal: Annotated[Principal, Depends(door.enter("refer"))],
+    ) -> Any:
+        """Refer a family (partners, with their API key). Opens the family's trajectory,
+        or joins the one already open.
 
         A family never gets two trajectories: the workflow id is derived from the case id,
         and a later referral is recorded as an extra referral on the open trajectory.
-        Resending a request with the same `Idempotency-Key`, or the same `referral_id`,
-        records nothing twice (`recorded` is then false).
+        The referral's `organisation` is your organisation's directory id. Resending a
+        request with the same `Idempotency-Key` returns the first answer; the same key
+        with another request is refused (409).
         """
+        check_referral(principal, command.referral.organisation)
         # Cheap first check of the referral's own rules, before reaching Temporal; the
         # workflow's update validator checks again against the trajectory's state.
         decide_referral(command, TrajectoryState())
-        temporal = await link.client()
-        workflow_id = workflow_id_for(command.case_id)
-        start_operation = WithStartWorkflowOperation(
-            FamilyTrajectoryWorkflow.run,
-            StartTrajectoryInput(case_id=command.case_id),
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A closed trajectory's stream already holds events; a new run would
-            # start again at version 0 and every append would conflict.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-        try:
-            # The idempotency key is the update id: Temporal answers a resent request
-            # with the first one's result instead of carrying it out again.
-            result = await temporal.execute_update_with_start_workflow(
-                FamilyTrajectoryWorkflow.refer,
-                ReferInput(command=command, actor=f"partner:{command.referral.organisation}"),
-                start_workflow_operation=start_operation,
-                id=f"referral-{idempotency_key}",
-                rpc_timeout=UPDATE_TIMEOUT,
-            )
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "DomainError":
-                raise DomainError(cause.message) from err
-            raise
-        except WorkflowAlreadyStartedError as err:
-            # Collect the start operation's copy of the error too, or asyncio logs it as
-            # "never retrieved" when the operation is garbage collected.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await start_operation.workflow_handle()
-            raise GatewayError(
-                status.HTTP_409_CONFLICT,
-                "trajectory_closed",
-                f"the trajectory of case {command.case_id} has ended; a closed case is "
-                "not reopened by a referral. Refer the family under a new case id, or "
-                "ask the municipality to reopen the case",
-            ) from err
-        except RPCError as err:
-            if err.status in _TRANSIENT:
-                raise _unavailable(err) from err
-            raise
-        log.info("referral_accepted", case_id=command.case_id, workflow_id=workflow_id,
-                 referral_id=command.referral.referral_id, idempotency_key=idempotency_key)
-        return ReferralAccepted(case_id=command.case_id, workflow_id=workflow_id,
-                                version=result.version, recorded=result.recorded)
+
+        async def run() -> ReferralAccepted:
+            return await _refer(link, settings, command, principal,
+                                scoped_key(principal.actor, idempotency_key))
+
+        return await door.once(principal, idempotency_key, "refer", command.case_id,
+                               command, status.HTTP_202_ACCEPTED, run)
 
     @app.get(
         "/v1/trajectories/{case_id}",
-        tags=["trajectories"],
-        responses=_responses(404, 422, 503),
+        tags=["professionals"],
+        responses=_responses(401, 403, 404, 422, 503),
     )
     async def get_trajectory(
-        case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)],
+        case_id: CaseIdPath,
+        principal: Annotated[Principal, Depends(door.enter(Read.STATE.value))],
     ) -> TrajectoryState:
-        """The current state of a family's trajectory."""
-        temporal = await link.client()
-        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
-        try:
-            return await handle.query(FamilyTrajectoryWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise GatewayError(
-                    status.HTTP_404_NOT_FOUND,
-                    "trajectory_not_found",
-                    f"there is no trajectory for case {case_id}; refer the family first "
-                    "with POST /v1/referrals",
-                ) from err
-            if err.status in _TRANSIENT:
-                raise _unavailable(err) from err
-            raise
+        """The whole case: for its team, its intake, the managers and process director on
+        its ladder, and operators. Partners read `/status`."""
+        state, case_roles, _ = await roles(case_id, principal)
+        check_read(principal, case_roles, Read.STATE, case_id)
+        if state is None:  # only an operator gets this far without a case
+            raise GatewayError(status.HTTP_404_NOT_FOUND, "trajectory_not_found",
+                               f"there is no trajectory for case {case_id}")
+        return state
+
+    @app.get(
+        "/v1/trajectories/{case_id}/status",
+        tags=["partners"],
+        responses=_responses(401, 403, 404, 422, 503),
+    )
+    async def get_status(
+        case_id: CaseIdPath,
+        principal: Annotated[Principal, Depends(door.enter(Read.STATUS.value))],
+    ) -> TrajectoryStatus:
+        """The minimal status of a case you referred or whose team includes your
+        organisation: its phase, its coordinator and the next evaluation date."""
+        state, case_roles, _ = await roles(case_id, principal)
+        check_read(principal, case_roles, Read.STATUS, case_id)
+        if state is None:
+            raise GatewayError(status.HTTP_404_NOT_FOUND, "trajectory_not_found",
+                               f"there is no trajectory for case {case_id}")
+        coordinator = None
+        if state.coordinator_id is not None:
+            async with resources.require_pool().acquire() as conn:
+                person = await directory_professional(conn, state.coordinator_id)
+                employer = None if person is None else await directory_organisation(
+                    conn, person.organisation_id)
+            if person is not None:
+                coordinator = Coordinator(
+                    name=person.name,
+                    organisation=employer.name if employer else person.organisation_id)
+        return TrajectoryStatus(
+            case_id=case_id, phase=state.phase, coordinator=coordinator,
+            next_evaluation_date=state.plan.evaluation_date if state.plan else None)
 
     @app.post(
         "/v1/trajectories/{case_id}/signals",
         status_code=status.HTTP_202_ACCEPTED,
-        tags=["signals"],
-        responses=_responses(404, 422, 503),
+        tags=["partners"],
+        responses=_responses(401, 403, 409, 422, 503),
+        response_model=SignalReceived,
     )
     async def send_signal(
-        case_id: Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)],
+        case_id: CaseIdPath,
         body: SignalBody,
-        idempotency_key: Annotated[
-            str,
-            Header(alias="Idempotency-Key", min_length=1, max_length=200,
-                   description="Unique per signal; a resent signal with the same key is "
-                               "ignored."),
-        ],
-    ) -> SignalReceived:
-        """A partner's signal about a family: a relapse (inside the aftercare window it
-        reopens the trajectory) or a concern (recorded for the coordinator)."""
-        temporal = await link.client()
-        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
-        signal = PartnerSignal(idempotency_key=idempotency_key, organisation=body.organisation,
-                               kind=body.kind, description=body.description)
-        try:
-            await handle.signal(FamilyTrajectoryWorkflow.partner_signal, signal,
-                                rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as err:
-            raise _rpc_error(err, case_id) from err
-        log.info("signal_received", case_id=case_id, kind=body.kind.value,
-                 idempotency_key=idempotency_key)
-        return SignalReceived(case_id=case_id)
+        idempotency_key: IdempotencyKey,
+        principal: Annotated[Principal, Depends(door.enter("signal"))],
+    ) -> Any:
+        """A partner's signal about a family it referred or works with: a relapse (inside
+        the aftercare window it reopens the trajectory), a concern, a stagnation or a
+        failed contact."""
+        _, case_roles, _ = await roles(case_id, principal)
+        check_signal(principal, case_roles, case_id, body.organisation)
+        assert isinstance(principal, PartnerPrincipal)  # check_signal let only partners by
+        signal = PartnerSignal(
+            idempotency_key=scoped_key(principal.actor, idempotency_key),
+            organisation=principal.organisation_id, kind=body.kind,
+            description=body.description)
+
+        async def run() -> SignalReceived:
+            temporal = await link.client()
+            handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+            try:
+                await handle.signal(FamilyTrajectoryWorkflow.partner_signal, signal,
+                                    rpc_timeout=QUERY_TIMEOUT)
+            except RPCError as err:
+                raise _rpc_error(err, case_id) from err
+            log.info("signal_received", case_id=case_id, kind=body.kind.value)
+            return SignalReceived(case_id=case_id)
+
+        return await door.once(principal, idempotency_key, "signal", case_id, body,
+                               status.HTTP_202_ACCEPTED, run)
 
     for row in COMMAND_TABLE:
         if row.route is None or row.update is None:
             continue  # referrals and signals have their own routes above
         app.post(
             f"/v1/trajectories/{{case_id}}/{row.route.path}",
-            tags=["caseworker commands"],
+            tags=["professionals"],
             summary=row.route.summary,
-            description=(row.model.__doc__ or "") + COMMAND_NOTE,
-            responses=_responses(404, 422, 503),
+            description=(row.model.__doc__ or "") + _who_note(row.who),
+            responses=_responses(401, 403, 404, 409, 422, 503),
             response_model=CommandResult,
             operation_id=f"command_{row.update}",
-        )(_command_endpoint(link, row.update, row.model))
+        )(_command_endpoint(link, door, roles, row))
 
     return app
 
 
-COMMAND_NOTE = """
+API_DESCRIPTION = """
+Partners authenticate with their organisation's API key in the `X-API-Key` header;
+professionals with a bearer token (`Authorization: Bearer <JWT>`) from the region's
+identity provider. Every request about a case is checked against the caller's role on
+that case and recorded in the access log; the `X-Request-Id` of each answer names its
+row. Every write takes an `Idempotency-Key`, which is yours alone: the same key with the
+same request returns the first answer, with a different request 409.
+"""
 
+
+def _who_note(who: frozenset[CaseRole]) -> str:
+    roles = ", ".join(sorted(role.value.replace("_", " ") for role in who))
+    return f"""
+
+**Who:** {roles} (in your own name: a `by` naming someone else is refused, 403).
 Refused commands answer 422 with the rule that refused them, and write nothing. Resending
 a request with the same `Idempotency-Key` returns the first answer and does nothing twice.
 """
+
+
+async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
+                 principal: Principal, update_key: str) -> ReferralAccepted:
+    temporal = await link.client()
+    workflow_id = workflow_id_for(command.case_id)
+    start_operation = WithStartWorkflowOperation(
+        FamilyTrajectoryWorkflow.run,
+        StartTrajectoryInput(case_id=command.case_id),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A closed trajectory's stream already holds events; a new run would
+        # start again at version 0 and every append would conflict.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    try:
+        # The scoped idempotency key is the update id: Temporal answers a resent request
+        # with the first one's result instead of carrying it out again.
+        result = await temporal.execute_update_with_start_workflow(
+            FamilyTrajectoryWorkflow.refer,
+            ReferInput(command=command, actor=principal.actor),
+            start_workflow_operation=start_operation,
+            id=f"referral-{update_key}",
+            rpc_timeout=UPDATE_TIMEOUT,
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "DomainError":
+            raise DomainError(cause.message) from err
+        raise
+    except WorkflowAlreadyStartedError as err:
+        # Collect the start operation's copy of the error too, or asyncio logs it as
+        # "never retrieved" when the operation is garbage collected.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start_operation.workflow_handle()
+        raise GatewayError(
+            status.HTTP_409_CONFLICT,
+            "trajectory_closed",
+            f"the trajectory of case {command.case_id} has ended; a closed case is "
+            "not reopened by a referral. Refer the family under a new case id, or "
+            "ask the municipality to reopen the case",
+        ) from err
+    except RPCError as err:
+        if err.status in _TRANSIENT:
+            raise _unavailable(err) from err
+        raise
+    log.info("referral_accepted", case_id=command.case_id, workflow_id=workflow_id,
+             referral_id=command.referral.referral_id, organisation=principal.id)
+    return ReferralAccepted(case_id=command.case_id, workflow_id=workflow_id,
+                            version=result.version, recorded=result.recorded)
 
 
 def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
@@ -428,32 +618,53 @@ def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
 
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)]
-CommandKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
-                                   description="Unique per command; resend it on retries.")]
+IdempotencyKey = Annotated[str, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="Unique per request, and yours alone; resend it on retries.")]
+RolesOf = Callable[[str, Principal], Awaitable[
+    tuple[TrajectoryState | None, frozenset[CaseRole], DirectoryFacts]]]
 
 
-def _command_endpoint(link: TemporalLink, update: str, model: type[Command]
-                      ) -> Callable[..., Awaitable[CommandResult]]:
+def _command_endpoint(link: TemporalLink, door: Door, roles: RolesOf, row: CommandRow
+                      ) -> Callable[..., Awaitable[Any]]:
     """The endpoint of one row of the command table: the body is that row's model."""
+    update = row.update
+    assert update is not None
+    model = row.model
 
-    async def endpoint(case_id: str, command: Command, idempotency_key: str) -> CommandResult:
-        temporal = await link.client()
-        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
-        try:
-            result: CommandResult = await handle.execute_update(
-                update, command, id=f"{model.__name__}-{idempotency_key}",
-                result_type=CommandResult, rpc_timeout=UPDATE_TIMEOUT)
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "DomainError":
-                code = str(cause.details[0]) if cause.details else "refused"
-                raise DomainError(cause.message, code=code) from err
-            raise
-        except RPCError as err:
-            raise _rpc_error(err, case_id) from err
-        log.info("command_handled", case_id=case_id, command=model.__name__,
-                 version=result.version, recorded=result.recorded)
-        return result
+    async def endpoint(case_id: str, command: Command, idempotency_key: str,
+                       principal: Principal) -> Any:
+        state, case_roles, directory = await roles(case_id, principal)
+        if state is None and not case_roles:
+            raise AccessRefused(f"you have no role on case {case_id} (or there is no such "
+                                "case)")
+        check_command(principal, case_roles, row.who, command,
+                      state or TrajectoryState(), directory, case_id)
+        # The recorded actor is the authenticated one, whatever the body said.
+        given = command.model_copy(update={"actor": principal.actor})
+
+        async def run() -> CommandResult:
+            temporal = await link.client()
+            handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+            try:
+                result: CommandResult = await handle.execute_update(
+                    update, given,
+                    id=f"{model.__name__}-{scoped_key(principal.actor, idempotency_key)}",
+                    result_type=CommandResult, rpc_timeout=UPDATE_TIMEOUT)
+            except WorkflowUpdateFailedError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.type == "DomainError":
+                    code = str(cause.details[0]) if cause.details else "refused"
+                    raise DomainError(cause.message, code=code) from err
+                raise
+            except RPCError as err:
+                raise _rpc_error(err, case_id) from err
+            log.info("command_handled", case_id=case_id, command=model.__name__,
+                     version=result.version, recorded=result.recorded)
+            return result
+
+        return await door.once(principal, idempotency_key, update, case_id, command,
+                               status.HTTP_200_OK, run)
 
     # FastAPI reads parameters from the signature; the body's model is the row's, known
     # only here, so the signature says so (inspect's documented `__signature__`).
@@ -463,7 +674,9 @@ def _command_endpoint(link: TemporalLink, update: str, model: type[Command]
         inspect.Parameter("command", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                           annotation=model),
         inspect.Parameter("idempotency_key", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          annotation=CommandKey),
+                          annotation=IdempotencyKey),
+        inspect.Parameter("principal", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=Annotated[Principal, Depends(door.enter(update))]),
     ], return_annotation=CommandResult)
     endpoint.__name__ = f"command_{update}"
     return endpoint

@@ -143,6 +143,15 @@ def workflow_id_for(case_id: str) -> str:
     return f"trajectory-{case_id}"
 
 
+def _actor_of(command: Command) -> str:
+    """Who gives a caseworker's command: the gateway sets it from the caller's
+    credentials (`domain.access`), so a command without one did not come through it."""
+    if not isinstance(command, CaseworkerCommand) or command.actor is None:
+        raise ApplicationError("a command must name the authenticated actor that gives it",
+                               "unauthenticated", type="DomainError", non_retryable=True)
+    return command.actor
+
+
 def _refused(error: DomainError) -> ApplicationError:
     # ApplicationError fails only the update (the caller sees the message), never the
     # workflow; non_retryable because the same command will be refused again.
@@ -506,13 +515,14 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
     def _update_handler(self, row: CommandRow) -> Callable[[RawValue], object]:
         async def handle(payload: RawValue) -> CommandResult:
             command = self._decode(row, payload)
-            assert isinstance(command, CaseworkerCommand)
-            return await self._execute(command, command.actor)
+            return await self._execute(command, _actor_of(command))
         return handle
 
     def _update_validator(self, row: CommandRow) -> Callable[[RawValue], None]:
         def validate(payload: RawValue) -> None:
-            self._validate(self._decode(row, payload))
+            command = self._decode(row, payload)
+            _actor_of(command)
+            self._validate(command)
         return validate
 
     def _decode(self, row: CommandRow, payload: RawValue) -> Command:

@@ -1,0 +1,180 @@
+"""The gateway's door: who is calling, the access log row of each request, and
+idempotency keys per principal.
+
+Each route about a case depends on `Door.enter(action)`: it records what the request is
+about (action, case), then authenticates the caller, answering 401 when that fails. The
+middleware (`Door.log_requests`) writes one access-log row per such request once its
+answer is known: allowed, refused (403), unauthenticated (401) or failed (anything else),
+with the reason a refusal gave. A read whose row cannot be written is not answered (503):
+no access to case data goes unlogged.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Request, Response, Security, status
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPBearer
+from pydantic import BaseModel
+
+from domain.access import Principal
+from infra.access_log import Access, Accessor, Outcome, record_access
+from infra.authentication import API_KEY_HEADER, Authenticator, UnauthenticatedError
+from infra.idempotency import ClaimKind, claim_key, complete_key, fingerprint, release_key
+from infra.structured_logging import get_logger
+from infra.tokens import IdentityProviderUnavailableError
+
+log = get_logger("regie.gateway.access")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# Only a well-formed case id goes into the log: the path is the caller's to choose.
+_LOGGABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+# Declared so the OpenAPI document names both schemes; the checking is `Door.enter`'s.
+partner_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="PartnerApiKey",
+                           description="A partner organisation's API key "
+                                       "(`regie partner key create ORG`).")
+professional_token = HTTPBearer(auto_error=False, scheme_name="ProfessionalToken",
+                                bearerFormat="JWT",
+                                description="A professional's token from the region's "
+                                            "identity provider (locally: `regie token "
+                                            "issue --as ID`).")
+
+
+class DoorError(Exception):
+    """An answer the door gives itself (401, 409, 503), in the gateway's error shape."""
+
+    def __init__(self, status_code: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+@dataclass
+class Visit:
+    """What one request is about, for its access-log row."""
+
+    action: str
+    case_id: str | None
+    principal: Principal | None = None
+    reason: str | None = None
+
+
+def visit_of(request: Request) -> Visit:
+    visit = getattr(request.state, "visit", None)
+    if not isinstance(visit, Visit):
+        raise RuntimeError("the route did not go through Door.enter")
+    return visit
+
+
+def note_reason(request: Request, reason: str) -> None:
+    """The message of a refusal or failure, for the access log."""
+    visit = getattr(request.state, "visit", None)
+    if isinstance(visit, Visit):
+        visit.reason = reason
+
+
+def _outcome(status_code: int) -> Outcome:
+    if status_code < 400:
+        return Outcome.ALLOWED
+    if status_code == status.HTTP_401_UNAUTHORIZED:
+        return Outcome.UNAUTHENTICATED
+    if status_code == status.HTTP_403_FORBIDDEN:
+        return Outcome.REFUSED
+    return Outcome.FAILED
+
+
+class Door:
+    def __init__(self, authenticator: Callable[[], Authenticator],
+                 pool: Callable[[], asyncpg.Pool]) -> None:
+        # Callables: the pool exists only once the app's lifespan has started.
+        self._authenticator = authenticator
+        self._pool = pool
+
+    def enter(self, action: str) -> Callable[..., Awaitable[Principal]]:
+        """A dependency: authenticate the caller of `action` and note the visit."""
+
+        async def dependency(
+            request: Request,
+            api_key: Annotated[str | None, Security(partner_key)],
+            bearer: Annotated[Any, Security(professional_token)],
+        ) -> Principal:
+            case_id = request.path_params.get("case_id")
+            visit = Visit(action=action, case_id=case_id if isinstance(case_id, str)
+                          and _LOGGABLE_ID.match(case_id) else None)
+            request.state.visit = visit
+            try:
+                visit.principal = await self._authenticator().principal(
+                    api_key, request.headers.get("Authorization"))
+            except UnauthenticatedError as error:
+                raise DoorError(status.HTTP_401_UNAUTHORIZED, "unauthenticated", str(error),
+                                headers={"WWW-Authenticate": "Bearer"}) from None
+            except IdentityProviderUnavailableError as error:
+                raise DoorError(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                "identity_provider_unavailable", str(error)) from None
+            return visit.principal
+
+        return dependency
+
+    async def log_requests(self, request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+        response = await call_next(request)
+        visit = getattr(request.state, "visit", None)
+        if isinstance(visit, Visit):
+            access = Access(accessor=Accessor.of(visit.principal), action=visit.action,
+                            outcome=_outcome(response.status_code), request_id=request_id,
+                            case_id=visit.case_id, status=response.status_code,
+                            reason=visit.reason)
+            try:
+                async with self._pool().acquire() as conn:
+                    await record_access(conn, access)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.error("access_log_unwritable", request_id=request_id,
+                          action=visit.action, error=type(error).__name__)
+                if request.method == "GET":
+                    # Fail closed: case data leaves only with its access on record.
+                    response = JSONResponse(
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        content={"error": "access_log_unavailable",
+                                 "message": "the access log cannot be written; retry later"})
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    async def once(self, principal: Principal, key: str, action: str, case_id: str | None,
+                   request: BaseModel, success_status: int,
+                   run: Callable[[], Awaitable[BaseModel]]) -> Any:
+        """Run `run` once per (principal, key); the same key with the same request
+        returns the first answer, with another request 409."""
+        scope = principal.actor
+        print_ = fingerprint(action, case_id, request.model_dump_json())
+        async with self._pool().acquire() as conn:
+            claim = await claim_key(conn, scope, key, print_)
+        if claim.kind is ClaimKind.CONFLICT:
+            raise DoorError(status.HTTP_409_CONFLICT, "idempotency_key_reused",
+                            "this Idempotency-Key was used before for a different request; "
+                            "use a new key for a new request (nothing was done)")
+        if claim.kind is ClaimKind.REPLAY:
+            return JSONResponse(status_code=claim.status or success_status,
+                                content=claim.response)
+        try:
+            result = await run()
+        except Exception:
+            # Refused, invalid or the engine down: the key is free for a corrected
+            # request. (A cancelled request keeps its claim; resending it carries on.)
+            async with self._pool().acquire() as conn:
+                await release_key(conn, scope, key, print_)
+            raise
+        async with self._pool().acquire() as conn:
+            await complete_key(conn, scope, key, success_status, result.model_dump(mode="json"))
+        return result
