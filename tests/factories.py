@@ -26,10 +26,11 @@ def member(person_id: str, role: MemberRole = MemberRole.CHILD, name: str = "Sam
 
 
 def referral(referral_id: str = "ref-1", *, parent: str = "p-1", child: str = "c-1",
-             parent_name: str = "Anna de Vries", child_name: str = "Sam de Vries") -> Referral:
+             parent_name: str = "Anna de Vries", child_name: str = "Sam de Vries",
+             organisation: str = "Basisschool De Linde") -> Referral:
     return Referral(
         referral_id=referral_id,
-        organisation="Basisschool De Linde",
+        organisation=organisation,
         referrer="intern begeleider",
         members=(
             member(parent, MemberRole.PARENT, parent_name, date(1985, 3, 14)),

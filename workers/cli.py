@@ -6,20 +6,30 @@
     regie migrate                 apply pending database migrations
     regie directory import FILE   replace the organisation directory with a YAML file
     regie directory show          the directory and its latest changes
+    regie partner key create ORG  a new API key for a partner organisation (shown once)
+    regie partner key revoke ID   the key stops working at once
+    regie partner key list [ORG]  keys, with when they were created and last used
+    regie token issue --as ID     a short-lived token for a professional (local stack only)
+    regie audit --case ID | --principal ID | --since DATE   the access log (NEN 7513)
 
-Without REGIE_DATABASE_URL it uses the embedded PostgreSQL under the data dir.
+Without REGIE_DATABASE_URL it uses the embedded PostgreSQL under the data dir. Reading
+case data here is recorded in the access log too, under the operating system user.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
+import uuid
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from domain.trajectory import stream_id_for
+from infra.access_log import Access, Accessor, Outcome, read_access_log, record_access
 from infra.database import create_pool, prepare_database
 from infra.directory import (
     DirectoryFileError,
@@ -28,8 +38,11 @@ from infra.directory import (
     load_directory_file,
     read_directory,
 )
+from infra.directory import professional as directory_professional
 from infra.event_store import PostgresEventStore
+from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
 from infra.settings import Settings
+from infra.tokens import DevIssuer
 
 
 async def _with_store(settings: Settings) -> tuple[PostgresEventStore, Any]:
@@ -38,8 +51,20 @@ async def _with_store(settings: Settings) -> tuple[PostgresEventStore, Any]:
     return PostgresEventStore(await create_pool(dsn, max_size=2)), server
 
 
+async def _log_access(store: PostgresEventStore, action: str, *, case_id: str | None = None,
+                      person_id: str | None = None, outcome: Outcome = Outcome.ALLOWED
+                      ) -> None:
+    """The operator's reads and erasures are accesses too (NEN 7513)."""
+    async with store.pool.acquire() as conn:
+        await record_access(conn, Access(
+            accessor=Accessor(kind="cli", id=getpass.getuser()), action=f"cli:{action}",
+            outcome=outcome, request_id=uuid.uuid4().hex, case_id=case_id,
+            person_id=person_id))
+
+
 async def timeline(settings: Settings, case_id: str, as_json: bool) -> int:
     store, _server = await _with_store(settings)
+    await _log_access(store, "timeline", case_id=case_id)
     events = await store.read_stream(stream_id_for(case_id))
     if not events:
         print(f"no events for case {case_id!r}; check the case id (see `regie overview`)",
@@ -57,6 +82,7 @@ async def timeline(settings: Settings, case_id: str, as_json: bool) -> int:
 
 async def overview(settings: Settings) -> int:
     store, _server = await _with_store(settings)
+    await _log_access(store, "overview")
     async with store.pool.acquire() as conn:
         rows = await conn.fetch("SELECT * FROM trajectory_overview ORDER BY referred_at")
     if not rows:
@@ -69,6 +95,7 @@ async def overview(settings: Settings) -> int:
 
 async def erase_subject(settings: Settings, person_id: str) -> int:
     store, _server = await _with_store(settings)
+    await _log_access(store, "erase_subject", person_id=person_id)
     if await store.erase_subject(person_id):
         print(f"personal data of {person_id} erased: its key is destroyed; events remain")
     else:
@@ -131,6 +158,93 @@ async def directory_show(settings: Settings, limit: int) -> int:
     return 0
 
 
+async def partner_key_create(settings: Settings, organisation_id: str) -> int:
+    store, _server = await _with_store(settings)
+    try:
+        async with store.pool.acquire() as conn:
+            issued = await create_key(conn, organisation_id)
+    except UnknownOrganisationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"key {issued.key_id} for {issued.organisation_id} (shown once; only a digest is "
+          "kept):", file=sys.stderr)
+    print(issued.key)
+    return 0
+
+
+async def partner_key_revoke(settings: Settings, key_id: str) -> int:
+    store, _server = await _with_store(settings)
+    async with store.pool.acquire() as conn:
+        key = await revoke_key(conn, key_id)
+    if key is None:
+        print(f"there is no key {key_id!r}; see `regie partner key list`", file=sys.stderr)
+        return 1
+    print(f"key {key.key_id} of {key.organisation_id} is revoked "
+          f"(since {key.revoked_at:%Y-%m-%d %H:%M} UTC)")
+    return 0
+
+
+async def partner_key_list(settings: Settings, organisation_id: str | None) -> int:
+    store, _server = await _with_store(settings)
+    async with store.pool.acquire() as conn:
+        keys = await list_keys(conn, organisation_id)
+    if not keys:
+        print("no partner keys yet; create one with `regie partner key create ORG`")
+    for k in keys:
+        used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+        revoked = f"  revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+        print(f"{k.key_id}  {k.organisation_id}  created {k.created_at:%Y-%m-%d %H:%M}  "
+              f"last used {used}{revoked}")
+    return 0
+
+
+async def token_issue(settings: Settings, professional_id: str, minutes: int | None) -> int:
+    if not settings.dev_issuer_enabled:
+        print("the dev issuer is off here (an OIDC issuer is set, or REGIE_DEV_ISSUER="
+              "false): get a token from the region's identity provider", file=sys.stderr)
+        return 1
+    lifetime = minutes or settings.dev_token_minutes
+    if not 1 <= lifetime <= settings.dev_token_minutes:
+        print(f"--minutes must be between 1 and {settings.dev_token_minutes}",
+              file=sys.stderr)
+        return 2
+    store, _server = await _with_store(settings)
+    async with store.pool.acquire() as conn:
+        person = await directory_professional(conn, professional_id)
+    if person is None or not person.active:
+        print(f"{professional_id!r} is not an active professional in the directory; see "
+              "`regie directory show`", file=sys.stderr)
+        return 1
+    print(f"token for {person.id} ({person.name}), valid {lifetime} minutes:",
+          file=sys.stderr)
+    print(DevIssuer(settings.data_dir).issue(person.id, lifetime,
+                                             claim=settings.oidc_professional_claim))
+    return 0
+
+
+async def audit(settings: Settings, case_id: str | None, principal_id: str | None,
+                since: date | None, as_json: bool, limit: int) -> int:
+    store, _server = await _with_store(settings)
+    await _log_access(store, "audit", case_id=case_id)
+    start = None if since is None else datetime.combine(since, time(), tzinfo=UTC)
+    async with store.pool.acquire() as conn:
+        rows = await read_access_log(conn, case_id=case_id, principal_id=principal_id,
+                                     since=start, limit=limit)
+    for r in rows:
+        if as_json:
+            print(r.model_dump_json())
+            continue
+        who = f"{r.principal_kind}:{r.principal_id or '-'}"
+        about = r.case_id or (f"person {r.person_id}" if r.person_id else "-")
+        reason = f"  ({r.reason})" if r.reason and r.outcome is not Outcome.ALLOWED else ""
+        print(f"{r.at:%Y-%m-%d %H:%M:%S}  {who:<28} {r.action:<26} {about:<20} "
+              f"{r.outcome.value}{f' {r.status}' if r.status else ''}  "
+              f"request {r.request_id}{reason}")
+    if not rows and not as_json:
+        print("no matching accesses", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regie", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,6 +263,29 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("file", type=Path)
     d = directory.add_parser("show", help="the directory and its latest changes")
     d.add_argument("--changes", type=int, default=20, help="how many changes to list")
+    p = sub.add_parser("partner", help="partner organisations' API keys")
+    partner = p.add_subparsers(dest="partner_command", required=True)
+    keys = partner.add_parser("key", help="create, revoke or list API keys").add_subparsers(
+        dest="key_command", required=True)
+    k = keys.add_parser("create", help="a new key for a directory organisation")
+    k.add_argument("organisation_id")
+    k = keys.add_parser("revoke", help="revoke a key; it stops working at once")
+    k.add_argument("key_id")
+    k = keys.add_parser("list", help="keys, optionally of one organisation")
+    k.add_argument("organisation_id", nargs="?")
+    p = sub.add_parser("token", help="professionals' tokens on the local stack")
+    tokens = p.add_subparsers(dest="token_command", required=True)
+    t = tokens.add_parser("issue", help="sign a short-lived token (dev issuer only)")
+    t.add_argument("--as", dest="professional_id", required=True,
+                   help="the professional's directory id")
+    t.add_argument("--minutes", type=int, help="lifetime (default REGIE_DEV_TOKEN_MINUTES)")
+    p = sub.add_parser("audit", help="the access log: who read or changed what, and when")
+    p.add_argument("--case", dest="case_id")
+    p.add_argument("--principal", dest="principal_id", help="a partner organisation or "
+                   "professional id, or an operating system user for CLI reads")
+    p.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (UTC)")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (latest)")
+    p.add_argument("--json", action="store_true", help="one JSON object per access")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "timeline":
@@ -157,6 +294,17 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(overview(settings))
     if args.command == "erase-subject":
         return asyncio.run(erase_subject(settings, args.person_id))
+    if args.command == "partner":
+        if args.key_command == "create":
+            return asyncio.run(partner_key_create(settings, args.organisation_id))
+        if args.key_command == "revoke":
+            return asyncio.run(partner_key_revoke(settings, args.key_id))
+        return asyncio.run(partner_key_list(settings, args.organisation_id))
+    if args.command == "token":
+        return asyncio.run(token_issue(settings, args.professional_id, args.minutes))
+    if args.command == "audit":
+        return asyncio.run(audit(settings, args.case_id, args.principal_id, args.since,
+                                 args.json, args.limit))
     if args.command == "directory":
         if args.directory_command == "import":
             return asyncio.run(directory_import(settings, args.file))

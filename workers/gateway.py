@@ -14,7 +14,9 @@ side.
 The OpenAPI document is at `/openapi.json`, the interactive docs at `/docs`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the routes inside `create_app` annotate their
+# parameters with dependencies of this app (`door.enter(...)`), which FastAPI must be able
+# to evaluate, and string annotations could not see those local names.
 
 import asyncio
 import contextlib

@@ -1,0 +1,134 @@
+"""The gateway on the Temporal dev server and the real worker, with a directory and real
+credentials: partner API keys made with `infra.partner_keys` and professionals' tokens
+from the dev issuer (a key under the test's own data dir)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from domain.policy import RegionPolicy
+from infra.directory import (
+    DirectoryFile,
+    OrganisationEntry,
+    ProfessionalEntry,
+    RegionEntry,
+    import_directory,
+)
+from infra.event_store import PostgresEventStore
+from infra.partner_keys import create_key
+from infra.settings import Settings
+from infra.tokens import DevIssuer
+from tests.factories import refer_family
+from workers.gateway import create_app
+from workers.worker import build_worker
+
+SCHOOL = "school-linde"  # refers the family
+GGD = "ggd-hn"  # has a professional (pro-team) in the family's team
+POLICE = "police-hn"  # a partner with nothing to do with the family
+WIJKTEAM = "wijkteam-a"  # the region's intake organisation
+
+DIRECTORY = DirectoryFile(
+    organisations=(
+        OrganisationEntry(id=SCHOOL, name="Basisschool De Linde"),
+        OrganisationEntry(id=GGD, name="GGD Hollands Noorden"),
+        OrganisationEntry(id=POLICE, name="Politie Noord-Holland"),
+        OrganisationEntry(id=WIJKTEAM, name="Wijkteam A"),
+        OrganisationEntry(id="wijkteam-b", name="Wijkteam B"),
+    ),
+    professionals=(
+        ProfessionalEntry(id="pro-coord", name="Coordinator Een", organisation_id=WIJKTEAM,
+                          manager_id="pro-mgr"),
+        ProfessionalEntry(id="pro-team", name="Teamlid Twee", organisation_id=GGD),
+        ProfessionalEntry(id="pro-mgr", name="Manager Drie", organisation_id=WIJKTEAM),
+        ProfessionalEntry(id="pro-dir", name="Procesregisseur Vier", organisation_id=GGD),
+        ProfessionalEntry(id="pro-intake", name="Intaker Vijf", organisation_id=WIJKTEAM),
+        ProfessionalEntry(id="pro-other", name="Buitenstaander Zes",
+                          organisation_id="wijkteam-b"),
+        ProfessionalEntry(id="op-1", name="Operator Zeven", organisation_id="wijkteam-b",
+                          operator=True),
+    ),
+    regions=(RegionEntry(id=RegionPolicy().region, name="Testregio",
+                         process_director_id="pro-dir", intake_organisation_id=WIJKTEAM),),
+)
+
+
+ACCEPTED: dict[str, Any] = {"outcome": "accepted", "assessments": [
+    {"life_domain": "education_work", "strengths": "betrokken", "problems": "verzuim"}]}
+
+
+@dataclass
+class Gateway:
+    """The gateway over HTTP, with a way to call it as each principal."""
+
+    http: httpx.AsyncClient
+    issuer: DevIssuer
+    keys: dict[str, str] = field(default_factory=dict)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def partner(self, organisation: str = SCHOOL) -> dict[str, str]:
+        return {"X-API-Key": self.keys[organisation]}
+
+    def professional(self, professional_id: str) -> dict[str, str]:
+        token = self._tokens.get(professional_id)
+        if token is None:
+            token = self._tokens[professional_id] = self.issuer.issue(professional_id, 30)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def refer(self, case_id: str, organisation: str = SCHOOL,
+                    key: str | None = None, **kwargs: str) -> httpx.Response:
+        body = refer_family(case_id, organisation=organisation, **kwargs).model_dump(mode="json")
+        return await self.http.post("/v1/referrals", json=body, headers={
+            **self.partner(organisation), "Idempotency-Key": key or f"ref-{case_id}"})
+
+    async def command(self, case_id: str, name: str, as_: str, body: dict[str, Any],
+                      key: str | None = None) -> httpx.Response:
+        return await self.http.post(
+            f"/v1/trajectories/{case_id}/{name}", json=body,
+            headers={**self.professional(as_), "Idempotency-Key": key or uuid.uuid4().hex})
+
+    async def into_care(self, case_id: str) -> None:
+        """Refer (the school), take up (the intake worker) and start care (pro-coord,
+        with pro-team from the GGD in the team)."""
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+            ("record_intake", "pro-intake", ACCEPTED),
+            ("give_consent", "pro-intake", {"consent_id": "c-help", "subject_id": "c-1",
+                                            "purpose": "help", "given_by": ["p-1", "c-1"]}),
+            ("add_team_member", "pro-intake", {"member": {
+                "member_id": "pro-coord", "kind": "professional", "name": "Coordinator Een",
+                "organisation": WIJKTEAM}}),
+            ("add_team_member", "pro-intake", {"member": {
+                "member_id": "pro-team", "kind": "professional", "name": "Teamlid Twee",
+                "organisation": GGD}}),
+            ("appoint_coordinator", "pro-intake", {"member_id": "pro-coord"}),
+            ("start_care", "pro-coord", {}),
+        ]
+        referred = await self.refer(case_id)
+        assert referred.status_code == 202, referred.text
+        for name, who, body in steps:
+            done = await self.command(case_id, name, who, body)
+            assert done.status_code == 200, f"{name}: {done.text}"
+
+
+@asynccontextmanager
+async def running_gateway(client: Client, store: PostgresEventStore, data_dir: Path,
+                          settings: Settings | None = None) -> AsyncIterator[Gateway]:
+    task_queue = f"tq-{uuid.uuid4()}"
+    settings = (settings or Settings()).model_copy(
+        update={"task_queue": task_queue, "data_dir": data_dir})
+    async with store.pool.acquire() as conn:
+        await import_directory(conn, DIRECTORY, source="tests")
+        keys = {org.id: (await create_key(conn, org.id)).key
+                for org in DIRECTORY.organisations}
+    app = create_app(settings, client=client, pool=store.pool, policy=RegionPolicy())
+    async with build_worker(client, store, task_queue), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http, app.router.lifespan_context(app):
+        yield Gateway(http=http, issuer=DevIssuer(data_dir), keys=keys)
