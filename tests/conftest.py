@@ -34,6 +34,7 @@ from infra.database import (
     with_database,
 )
 from infra.event_store import PostgresEventStore
+from tests.identity_provider import serving_jwks
 
 TEMPLATE_DB = "regie_test_template"
 
@@ -115,3 +116,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def jwks_url() -> Iterator[str]:
+    """A stand-in identity provider's JWKS, served on 127.0.0.1 (tests/identity_provider)."""
+    with serving_jwks() as url:
+        yield url

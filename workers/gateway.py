@@ -69,7 +69,7 @@ from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
-from workers.access_control import Door, DoorError, note_reason
+from workers.access_control import Door, DoorError, note_reason, visit_of
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -408,6 +408,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         response_model=ReferralAccepted,
     )
     async def refer_family(
+        request: Request,
         command: ReferFamily,
         idempotency_key: IdempotencyKey,
         principal: Annotated[Principal, Depends(door.enter("refer"))],
@@ -421,6 +422,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         request with the same `Idempotency-Key` returns the first answer; the same key
         with another request is refused (409).
         """
+        visit_of(request).case_id = command.case_id  # from the body, validated
         check_referral(principal, command.referral.organisation)
         # Cheap first check of the referral's own rules, before reaching Temporal; the
         # workflow's update validator checks again against the trajectory's state.

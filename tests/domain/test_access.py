@@ -28,10 +28,10 @@ from domain.access import (
     roles_on_case,
 )
 from domain.command_table import COMMAND_TABLE, CommandRow
-from domain.commands import Command, ManagerOverride
-from domain.escalation import RecipientRole
+from domain.commands import AppointCoordinator, Command
+from domain.notifications import RecipientRole
 from domain.stagnation import StagnationRule
-from domain.team import TeamMember, TeamMemberKind
+from domain.team import ManagerOverride, TeamMember, TeamMemberKind
 from domain.trajectory import Episode, Phase, TrajectoryState
 from tests.factories import referral
 
@@ -211,7 +211,7 @@ def test_a_caseload_override_comes_from_the_proposed_coordinators_manager() -> N
     row = next(r for r in COMMAND_TABLE if r.update == "appoint_coordinator")
 
     def appoint(by: str) -> Command:
-        return row.model.model_construct(member_id="pro-coord", override=ManagerOverride(
+        return AppointCoordinator(actor="x", member_id="pro-coord", override=ManagerOverride(
             manager_id=by, reason="tijdelijk"))
 
     team = PRINCIPALS["pro-team"]

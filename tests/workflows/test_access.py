@@ -1,0 +1,241 @@
+"""Access over HTTP, on the real stack parts: every principal against the reads, a signal
+and commands of each kind, on its own case and another case, with the status expected in
+each cell; every refused cell writes nothing to the case and adds one access-log row.
+Then credentials (revoked keys, bad tokens), idempotency keys and forged decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.access_log import Outcome, read_access_log
+from infra.event_store import PostgresEventStore
+from infra.partner_keys import create_key, revoke_key
+from tests.workflows.gateway_support import GGD, POLICE, SCHOOL, Gateway
+
+# (method, path under the case, body) per action; bodies name the caller where a command
+# names who acts ("{me}").
+ACTIONS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "read_state": ("GET", "", None),
+    "read_status": ("GET", "/status", None),
+    "signal": ("POST", "/signals", {"kind": "concern", "description": "zorgen over school"}),
+    # The coordinator's: the case is in care already, so the rules refuse it (422).
+    "start_care": ("POST", "/start_care", {}),
+    # The team's: there is no such agreement (422).
+    "complete_agreement": ("POST", "/complete_agreement", {"agreement_id": "a-none"}),
+    # The coordinator's manager's: recorded (200).
+    "record_manager_review": ("POST", "/record_manager_review", {
+        "manager_id": "{me}", "decision": "continue", "note": "blijven proberen"}),
+    # The ladder's (coordinator, manager, process director; only an open episode's
+    # assignee acts on it): there is no such episode (422).
+    "resolve_escalation": ("POST", "/resolve_escalation", {
+        "episode_id": "ep-none", "by": "{me}", "decision": "besluit"}),
+}
+
+F = 403
+# principal -> expected status per action, on (own case, other case). The own case is in
+# care (coordinator pro-coord, pro-team of the GGD in the team); the other was just
+# referred by the police, and nobody has taken it up.
+MATRIX: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    #                 state status signal start agreement review resolve
+    SCHOOL:         ((F, 200, 202, F, F, F, F), (F, F, F, F, F, F, F)),
+    GGD:            ((F, 200, 202, F, F, F, F), (F, F, F, F, F, F, F)),
+    POLICE:         ((F, F, F, F, F, F, F), (F, 200, 202, F, F, F, F)),
+    "pro-coord":    ((200, 200, F, 422, 422, F, 422), (200, 200, F, F, F, F, F)),
+    "pro-team":     ((200, 200, F, F, 422, F, F), (F, F, F, F, F, F, F)),
+    "pro-mgr":      ((200, 200, F, F, F, 200, 422), (200, 200, F, F, F, F, F)),
+    "pro-dir":      ((200, 200, F, F, F, F, 422), (200, 200, F, F, F, F, 422)),
+    "pro-intake":   ((F, F, F, F, F, F, F), (200, 200, F, F, F, F, F)),
+    "pro-other":    ((F, F, F, F, F, F, F), (F, F, F, F, F, F, F)),
+    "op-1":         ((200, 200, F, F, F, F, F), (200, 200, F, F, F, F, F)),
+}
+PARTNERS = {SCHOOL, GGD, POLICE}
+
+
+async def test_the_rights_matrix_over_http(gateway: Gateway,
+                                           pg_store: PostgresEventStore) -> None:
+    own, other = f"own-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
+    await gateway.into_care(own)
+    assert (await gateway.refer(other, organisation=POLICE)).status_code == 202
+    failures = []
+    signals = {own: 0, other: 0}
+    for principal, (own_row, other_row) in MATRIX.items():
+        for case, row in ((own, own_row), (other, other_row)):
+            for (action, (method, path, body)), expected in zip(ACTIONS.items(), row,
+                                                                strict=True):
+                credentials = (gateway.partner(principal) if principal in PARTNERS
+                               else gateway.professional(principal))
+                payload = None if body is None else {
+                    k: (principal if v == "{me}" else v) for k, v in body.items()}
+                before = len(await pg_store.read_stream(f"trajectory-{case}"))
+                answer = await gateway.http.request(
+                    method, f"/v1/trajectories/{case}{path}", json=payload,
+                    headers={**credentials, "Idempotency-Key": uuid.uuid4().hex})
+                cell = f"{principal} {action} on {case[:5]}"
+                if answer.status_code != expected:
+                    failures.append(f"{cell}: {answer.status_code} != {expected} "
+                                    f"{answer.text[:120]}")
+                    continue
+                if expected == F:
+                    assert len(await pg_store.read_stream(f"trajectory-{case}")) == before
+                    await _one_refusal_logged(pg_store, answer, case, action)
+                elif action == "signal":  # a signal is recorded after the answer
+                    signals[case] += 1
+                    await _settled(pg_store, f"trajectory-{case}", "PartnerSignalRecorded",
+                                   signals[case])
+    assert not failures, "\n".join(failures)
+
+
+async def _one_refusal_logged(store: PostgresEventStore, answer: httpx.Response, case: str,
+                              action: str) -> None:
+    async with store.pool.acquire() as conn:
+        rows = [r for r in await read_access_log(conn, case_id=case)
+                if r.request_id == answer.headers["X-Request-Id"]]
+    assert [(r.action, r.outcome, r.status) for r in rows] == [
+        (action, Outcome.REFUSED, 403)], rows
+    assert rows[0].reason == answer.json()["message"]
+
+
+async def test_reads_and_writes_are_logged_with_who_and_what(
+        gateway: Gateway, pg_store: PostgresEventStore) -> None:
+    case = f"log-{uuid.uuid4().hex[:6]}"
+    await gateway.into_care(case)
+    read = await gateway.http.get(f"/v1/trajectories/{case}",
+                                  headers=gateway.professional("pro-coord"))
+    assert read.status_code == 200
+    async with pg_store.pool.acquire() as conn:
+        rows = await read_access_log(conn, case_id=case)
+    assert [(r.principal_kind, r.principal_id, r.action, r.outcome) for r in rows] == [
+        ("partner", SCHOOL, "refer", Outcome.ALLOWED),
+        ("professional", "pro-intake", "record_intake", Outcome.ALLOWED),
+        ("professional", "pro-intake", "give_consent", Outcome.ALLOWED),
+        ("professional", "pro-intake", "add_team_member", Outcome.ALLOWED),
+        ("professional", "pro-intake", "add_team_member", Outcome.ALLOWED),
+        ("professional", "pro-intake", "appoint_coordinator", Outcome.ALLOWED),
+        ("professional", "pro-coord", "start_care", Outcome.ALLOWED),
+        ("professional", "pro-coord", "read_state", Outcome.ALLOWED),
+    ]
+    assert rows[0].credential_id is not None  # which of the school's keys
+    assert rows[-1].request_id == read.headers["X-Request-Id"]
+    async with pg_store.pool.acquire() as conn:
+        with pytest.raises(Exception, match="append-only"):
+            await conn.execute("DELETE FROM access_log")
+
+
+async def test_credentials_that_are_missing_wrong_or_revoked_get_401_and_are_logged(
+        gateway: Gateway, pg_store: PostgresEventStore) -> None:
+    case = f"cred-{uuid.uuid4().hex[:6]}"
+    assert (await gateway.refer(case)).status_code == 202
+    async with pg_store.pool.acquire() as conn:
+        spare = await create_key(conn, SCHOOL)
+    url = f"/v1/trajectories/{case}/status"
+    plain: dict[str, dict[str, str]] = {
+        "none": {},
+        "unknown key": {"X-API-Key": "regie_pk_" + "x" * 43},
+        "not a key": {"X-API-Key": "\u00e9\u00e9n"},  # not ASCII: sent as UTF-8 bytes
+        "both": {**gateway.partner(), **gateway.professional("pro-coord")},
+        "not bearer": {"Authorization": "Basic cHJvOnB3"},
+        "garbage token": {"Authorization": "Bearer not.a.token"},
+    }
+    # As bytes: a header that is not ASCII is the point of one attempt.
+    attempts = {name: {k.encode(): v.encode() for k, v in h.items()}
+                for name, h in plain.items()}
+    for name, headers in attempts.items():
+        answer = await gateway.http.get(url, headers=headers)
+        assert answer.status_code == 401, (name, answer.text)
+        assert answer.json()["error"] == "unauthenticated"
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+    assert (await gateway.http.get(url, headers={"X-API-Key": spare.key})).status_code == 200
+    async with pg_store.pool.acquire() as conn:
+        assert await revoke_key(conn, spare.key_id) is not None
+    revoked = await gateway.http.get(url, headers={"X-API-Key": spare.key})
+    assert revoked.status_code == 401
+    assert "revoked" in revoked.json()["message"]
+    # The organisation's other key (rotation) still works.
+    assert (await gateway.http.get(url, headers=gateway.partner())).status_code == 200
+
+    async with pg_store.pool.acquire() as conn:
+        rows = await read_access_log(conn, case_id=case)
+    refused = [r for r in rows if r.outcome is Outcome.UNAUTHENTICATED]
+    assert len(refused) == len(attempts) + 1
+    assert all(r.principal_kind == "anonymous" and r.principal_id is None for r in refused)
+    assert spare.key not in str(rows)
+
+
+async def test_an_idempotency_key_is_the_principals_own_and_bound_to_its_request(
+        gateway: Gateway, pg_store: PostgresEventStore) -> None:
+    case = f"idem-{uuid.uuid4().hex[:6]}"
+    await gateway.into_care(case)
+    stream = f"trajectory-{case}"
+    signal = {"kind": "concern", "description": "zorgen"}
+    url = f"/v1/trajectories/{case}/signals"
+    first = await gateway.http.post(url, json=signal, headers={
+        **gateway.partner(SCHOOL), "Idempotency-Key": "shared-1"})
+    assert first.status_code == 202
+    # Another partner that happens to pick the same key is not silenced.
+    other = await gateway.http.post(url, json=signal, headers={
+        **gateway.partner(GGD), "Idempotency-Key": "shared-1"})
+    assert other.status_code == 202
+    again = await gateway.http.post(url, json=signal, headers={
+        **gateway.partner(SCHOOL), "Idempotency-Key": "shared-1"})
+    assert (again.status_code, again.json()) == (202, first.json())
+    reused = await gateway.http.post(url, json={**signal, "description": "iets anders"},
+                                     headers={**gateway.partner(SCHOOL),
+                                              "Idempotency-Key": "shared-1"})
+    assert reused.status_code == 409
+    assert reused.json()["error"] == "idempotency_key_reused"
+
+    await _settled(pg_store, stream, "PartnerSignalRecorded", 2)
+    actors = [e.metadata.actor for e in await pg_store.read_stream(stream)
+              if e.type == "PartnerSignalRecorded"]
+    assert sorted(actors) == [f"partner:{GGD}", f"partner:{SCHOOL}"]
+
+    # A referral reusing a key for another family is refused, not silently dropped.
+    second = await gateway.refer(f"{case}-2", key=f"ref-{case}")
+    assert second.status_code == 409
+    assert len(await pg_store.read_stream(f"trajectory-{case}-2")) == 0
+
+
+async def _settled(store: PostgresEventStore, stream: str, event_type: str,
+                   count: int) -> None:
+    for _ in range(200):
+        if sum(e.type == event_type for e in await store.read_stream(stream)) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} {event_type} never recorded on {stream}")
+
+
+async def test_forged_identity_in_a_body_and_a_forged_cap_override_are_refused(
+        gateway: Gateway, pg_store: PostgresEventStore) -> None:
+    case = f"forge-{uuid.uuid4().hex[:6]}"
+    await gateway.into_care(case)
+    stream = f"trajectory-{case}"
+    before = len(await pg_store.read_stream(stream))
+    # The coordinator records a contact attempt in the team member's name.
+    named = await gateway.command(case, "record_contact_attempt", "pro-coord",
+                                  {"by": "pro-team", "channel": "phone", "reached": False})
+    assert named.status_code == 403
+    assert "signed in as pro-coord" in named.json()["message"]
+    # A body's actor is not the caller's to choose either.
+    actor = await gateway.command(case, "record_contact_attempt", "pro-coord", {
+        "actor": "process_director:pro-dir", "by": "pro-coord", "channel": "phone",
+        "reached": True})
+    assert actor.status_code == 200
+    # The team member overrides the caseload cap for pro-coord in the manager's name ...
+    override = {"member_id": "pro-coord",
+                "override": {"manager_id": "pro-mgr", "reason": "tijdelijk"}}
+    forged = await gateway.command(case, "appoint_coordinator", "pro-team", override)
+    assert forged.status_code == 403
+    # ... or in their own, but they are not pro-coord's manager.
+    own_name = {**override, "override": {"manager_id": "pro-team", "reason": "tijdelijk"}}
+    forged = await gateway.command(case, "appoint_coordinator", "pro-team", own_name)
+    assert forged.status_code == 403
+    assert "pro-mgr" in forged.json()["message"]
+    events = await pg_store.read_stream(stream)
+    assert len(events) == before + 1
+    assert events[-1].metadata.actor == "professional:pro-coord"
