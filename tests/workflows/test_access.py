@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from infra.access_log import Outcome, read_access_log
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import create_key, revoke_key
-from tests.workflows.gateway_support import GGD, POLICE, SCHOOL, Gateway
+from tests.identity_provider import oidc_settings, token
+from tests.workflows.gateway_support import GGD, POLICE, SCHOOL, Gateway, running_gateway
 
 # (method, path under the case, body) per action; bodies name the caller where a command
 # names who acts ("{me}").
@@ -239,3 +243,25 @@ async def test_forged_identity_in_a_body_and_a_forged_cap_override_are_refused(
     events = await pg_store.read_stream(stream)
     assert len(events) == before + 1
     assert events[-1].metadata.actor == "professional:pro-coord"
+
+
+async def test_professionals_sign_in_with_the_regions_identity_provider(
+        dev_env: WorkflowEnvironment, pg_store: PostgresEventStore, tmp_path: Path,
+        jwks_url: str) -> None:
+    async with running_gateway(dev_env.client, pg_store, tmp_path,
+                               oidc_settings(jwks_url)) as gateway:
+        case = f"oidc-{uuid.uuid4().hex[:6]}"
+        assert (await gateway.refer(case)).status_code == 202
+        url = f"/v1/trajectories/{case}"
+
+        def bearer(value: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {value}"}
+
+        signed_in = await gateway.http.get(url, headers=bearer(token(who="pro-intake")))
+        assert signed_in.status_code == 200, signed_in.text
+        for bad in (token(who="pro-intake", expires_in=timedelta(minutes=-1)),
+                    token(who="pro-intake", audience="another-app"),
+                    token(who="nobody-known"),
+                    gateway.issuer.issue("pro-intake", 5)):  # the dev issuer is off
+            refused = await gateway.http.get(url, headers=bearer(bad))
+            assert refused.status_code == 401, refused.text
