@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+import json
+from datetime import date
+from pathlib import Path
+
 import pytest
 
 from domain.events import TrajectoryReferred
+from infra.directory import import_directory
 from infra.event_store import PostgresEventStore
+from infra.partner_keys import authenticate_key
 from infra.settings import Settings
+from infra.tokens import TokenVerifier
+from tests.directory_fixture import DIRECTORY, SCHOOL
 from tests.factories import new_event, referral
-from workers.cli import erase_subject, timeline
+from workers.cli import (
+    audit,
+    erase_subject,
+    partner_key_create,
+    partner_key_list,
+    partner_key_revoke,
+    timeline,
+    token_issue,
+)
 
 
 async def test_timeline_lists_events_with_actor_and_erasure_reports(
@@ -28,3 +44,68 @@ async def test_timeline_lists_events_with_actor_and_erasure_reports(
     assert "erased" in capsys.readouterr().out
     assert await erase_subject(settings, "c-1") == 0
     assert "already erased" in capsys.readouterr().out
+
+
+async def test_partner_keys_are_shown_once_and_revoked_at_once(
+    pg_store: PostgresEventStore, database_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(database_url=database_dsn)
+    async with pg_store.pool.acquire() as conn:
+        await import_directory(conn, DIRECTORY, source="tests")
+
+    assert await partner_key_create(settings, "no-such-org") == 1
+    assert "not an active organisation" in capsys.readouterr().err
+    assert await partner_key_create(settings, SCHOOL) == 0
+    printed = capsys.readouterr()
+    key = printed.out.strip()
+    async with pg_store.pool.acquire() as conn:
+        principal = await authenticate_key(conn, key)
+        stored = await conn.fetch("SELECT * FROM partner_keys")
+    assert principal is not None and principal.organisation_id == SCHOOL
+    assert key not in str([dict(r) for r in stored])  # only a digest is kept
+    assert principal.key_id in printed.err
+
+    assert await partner_key_list(settings, SCHOOL) == 0
+    assert "last used" in capsys.readouterr().out
+    assert await partner_key_revoke(settings, principal.key_id) == 0
+    assert "revoked" in capsys.readouterr().out
+    async with pg_store.pool.acquire() as conn:
+        assert await authenticate_key(conn, key) is None
+    assert await partner_key_revoke(settings, "pk-unknown") == 1
+
+
+async def test_dev_tokens_are_for_active_professionals_of_the_directory(
+    pg_store: PostgresEventStore, database_dsn: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(database_url=database_dsn, data_dir=tmp_path)
+    async with pg_store.pool.acquire() as conn:
+        await import_directory(conn, DIRECTORY, source="tests")
+    assert await token_issue(settings, "pro-coord", 10) == 0
+    issued = capsys.readouterr().out.strip()
+    assert await TokenVerifier(settings).professional_id(issued) == "pro-coord"
+    assert await token_issue(settings, "nobody", None) == 1
+    assert "not an active professional" in capsys.readouterr().err
+    assert await token_issue(settings, "pro-coord", 10_000) == 2
+    production = Settings(database_url=database_dsn, data_dir=tmp_path,
+                          oidc_issuer="https://login.example.nl", oidc_audience="regie",
+                          oidc_jwks_url="https://login.example.nl/certs")
+    assert await token_issue(production, "pro-coord", 10) == 1
+    assert "identity provider" in capsys.readouterr().err
+
+
+async def test_audit_shows_who_read_what_including_the_clis_own_reads(
+    pg_store: PostgresEventStore, database_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(database_url=database_dsn)
+    await pg_store.append("trajectory-c8", 0, [
+        new_event(TrajectoryReferred(case_id="c8", referral=referral()), actor="partner:x")])
+    assert await timeline(settings, "c8", as_json=False) == 0
+    capsys.readouterr()
+    assert await audit(settings, "c8", None, None, as_json=True, limit=100) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["principal_kind"], r["action"], r["case_id"]) for r in rows] == [
+        ("cli", "cli:timeline", "c8"), ("cli", "cli:audit", "c8")]
+    assert await audit(settings, None, rows[0]["principal_id"], date(2020, 1, 1),
+                       as_json=False, limit=100) == 0
+    assert "cli:timeline" in capsys.readouterr().out

@@ -1,6 +1,7 @@
-"""The gateway on the Temporal dev server and the real worker, with a directory and real
-credentials: partner API keys made with `infra.partner_keys` and professionals' tokens
-from the dev issuer (a key under the test's own data dir)."""
+"""The gateway on the Temporal dev server and the real worker, with the directory of
+tests/directory_fixture.py and real credentials: partner API keys made with
+`infra.partner_keys`, and professionals' tokens from the dev issuer (a key under the
+test's own data dir)."""
 
 from __future__ import annotations
 
@@ -15,50 +16,15 @@ import httpx
 from temporalio.client import Client
 
 from domain.policy import RegionPolicy
-from infra.directory import (
-    DirectoryFile,
-    OrganisationEntry,
-    ProfessionalEntry,
-    RegionEntry,
-    import_directory,
-)
+from infra.directory import import_directory
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import create_key
 from infra.settings import Settings
 from infra.tokens import DevIssuer
+from tests.directory_fixture import DIRECTORY, GGD, SCHOOL, WIJKTEAM
 from tests.factories import refer_family
 from workers.gateway import create_app
 from workers.worker import build_worker
-
-SCHOOL = "school-linde"  # refers the family
-GGD = "ggd-hn"  # has a professional (pro-team) in the family's team
-POLICE = "police-hn"  # a partner with nothing to do with the family
-WIJKTEAM = "wijkteam-a"  # the region's intake organisation
-
-DIRECTORY = DirectoryFile(
-    organisations=(
-        OrganisationEntry(id=SCHOOL, name="Basisschool De Linde"),
-        OrganisationEntry(id=GGD, name="GGD Hollands Noorden"),
-        OrganisationEntry(id=POLICE, name="Politie Noord-Holland"),
-        OrganisationEntry(id=WIJKTEAM, name="Wijkteam A"),
-        OrganisationEntry(id="wijkteam-b", name="Wijkteam B"),
-    ),
-    professionals=(
-        ProfessionalEntry(id="pro-coord", name="Coordinator Een", organisation_id=WIJKTEAM,
-                          manager_id="pro-mgr"),
-        ProfessionalEntry(id="pro-team", name="Teamlid Twee", organisation_id=GGD),
-        ProfessionalEntry(id="pro-mgr", name="Manager Drie", organisation_id=WIJKTEAM),
-        ProfessionalEntry(id="pro-dir", name="Procesregisseur Vier", organisation_id=GGD),
-        ProfessionalEntry(id="pro-intake", name="Intaker Vijf", organisation_id=WIJKTEAM),
-        ProfessionalEntry(id="pro-other", name="Buitenstaander Zes",
-                          organisation_id="wijkteam-b"),
-        ProfessionalEntry(id="op-1", name="Operator Zeven", organisation_id="wijkteam-b",
-                          operator=True),
-    ),
-    regions=(RegionEntry(id=RegionPolicy().region, name="Testregio",
-                         process_director_id="pro-dir", intake_organisation_id=WIJKTEAM),),
-)
-
 
 ACCEPTED: dict[str, Any] = {"outcome": "accepted", "assessments": [
     {"life_domain": "education_work", "strengths": "betrokken", "problems": "verzuim"}]}

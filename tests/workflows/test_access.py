@@ -18,8 +18,9 @@ from temporalio.testing import WorkflowEnvironment
 from infra.access_log import Outcome, read_access_log
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import create_key, revoke_key
+from tests.directory_fixture import GGD, POLICE, SCHOOL
 from tests.identity_provider import oidc_settings, token
-from tests.workflows.gateway_support import GGD, POLICE, SCHOOL, Gateway, running_gateway
+from tests.workflows.gateway_support import Gateway, running_gateway
 
 # (method, path under the case, body) per action; bodies name the caller where a command
 # names who acts ("{me}").

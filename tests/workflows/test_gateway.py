@@ -16,8 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from domain.command_table import COMMAND_TABLE
 from infra.event_store import PostgresEventStore
 from infra.settings import Settings
+from tests.directory_fixture import GGD, SCHOOL
 from tests.factories import refer_family
-from tests.workflows.gateway_support import ACCEPTED, GGD, SCHOOL, Gateway
+from tests.workflows.gateway_support import ACCEPTED, Gateway
 from workers.gateway import create_app
 
 
