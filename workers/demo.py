@@ -3,25 +3,41 @@
     .venv/bin/python -m workers.demo [--case-id demo-2] [--gateway http://127.0.0.1:8080]
 
 Referral, intake, team and coordinator, the family group plan, an evaluation and the
-closure with aftercare: each step is a real request to the gateway, as a partner or a
-caseworker would send it. Afterwards the workflow is in the Temporal Web UI and the
-events are in `regie timeline <case id>`.
+closure with aftercare: each step is a real, authenticated request to the gateway, as a
+partner (the school, with an API key) or the care coordinator (pro-1, with a token)
+would send it. The demo gets those credentials as an operator would, with the same code
+as `regie partner key create` and `regie token issue`; with an empty directory it first
+imports `infra/directory.example.yaml`. Afterwards the workflow is in the Temporal Web
+UI, the events are in `regie timeline <case id>` and the accesses in `regie audit --case
+<case id>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-ACTOR = "coordinator:pro-1"
+from infra.database import create_pool, prepare_database
+from infra.directory import import_directory, load_directory_file, read_directory
+from infra.partner_keys import create_key
+from infra.settings import Settings
+from infra.tokens import DevIssuer
+
+EXAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "infra/directory.example.yaml"
+SCHOOL = "basisschool-de-linde"  # the referring partner in the example directory
+COORDINATOR = "pro-1"  # of the intake organisation, wijkteam-alkmaar: takes up the case
+PARTNER = "partner"
 
 
-def steps(case_id: str, today: date) -> list[tuple[str, str, dict[str, Any]]]:
+def steps(case_id: str, today: date) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(title, who, path or command, body); who is PARTNER or COORDINATOR."""
     plan = {
         "goals": [{"goal_id": "g-school", "person_id": "c-1", "life_domain": "education_work",
                    "description": "Sam gaat elke dag naar school",
@@ -31,9 +47,9 @@ def steps(case_id: str, today: date) -> list[tuple[str, str, dict[str, Any]]]:
         "evaluation_date": str(today + timedelta(days=42)),
     }
     return [
-        ("refer the family (partner: school)", "/v1/referrals", {
+        ("refer the family (partner: school)", PARTNER, "/v1/referrals", {
             "case_id": case_id, "referral": {
-                "referral_id": f"school-{case_id}", "organisation": "Basisschool De Linde",
+                "referral_id": f"school-{case_id}", "organisation": SCHOOL,
                 "referrer": "intern begeleider",
                 "members": [
                     {"person_id": "p-1", "role": "parent", "name": "Anna de Vries",
@@ -42,31 +58,50 @@ def steps(case_id: str, today: date) -> list[tuple[str, str, dict[str, Any]]]:
                      "birth_date": "2014-09-02"}],
                 "reasons": [{"about": "c-1", "life_domain": "education_work",
                              "description": "veel verzuim (frequent absence)"}]}}),
-        ("intake: accepted", "record_intake", {
-            "actor": ACTOR, "outcome": "accepted", "assessments": [
+        ("intake: accepted", COORDINATOR, "record_intake", {
+            "outcome": "accepted", "assessments": [
                 {"life_domain": "education_work", "strengths": "betrokken moeder",
                  "problems": "schoolverzuim"}]}),
-        ("consent for help (child of 12 and parent)", "give_consent", {
-            "actor": ACTOR, "consent_id": "c-help", "subject_id": "c-1", "purpose": "help",
+        ("consent for help (child of 12 and parent)", COORDINATOR, "give_consent", {
+            "consent_id": "c-help", "subject_id": "c-1", "purpose": "help",
             "given_by": ["p-1", "c-1"]}),
-        ("add a professional to the team", "add_team_member", {
-            "actor": ACTOR, "member": {"member_id": "pro-1", "kind": "professional",
-                                       "name": "Ilse Bakker", "organisation": "Wijkteam"}}),
-        ("the family's preference for coordinator", "record_family_preference", {
-            "actor": ACTOR, "preferred_member_id": "pro-1"}),
-        ("appoint the care coordinator", "appoint_coordinator", {
-            "actor": "manager:m-1", "member_id": "pro-1"}),
-        ("start care", "start_care", {"actor": ACTOR}),
-        ("offer the family group plan", "offer_family_group_plan", {"actor": ACTOR}),
-        ("the family submits its own plan", "submit_family_group_plan", {
-            "actor": "family", "plan": plan}),
-        ("agreement done", "complete_agreement", {"actor": ACTOR, "agreement_id": "a-1"}),
-        ("final evaluation", "evaluate_plan", {
-            "actor": ACTOR, "final": True,
-            "results": [{"goal_id": "g-school", "progress": "achieved"}]}),
-        ("close: goals achieved; aftercare starts", "close", {
-            "actor": ACTOR, "reason": "goals_achieved"}),
+        ("add a professional to the team", COORDINATOR, "add_team_member", {
+            "member": {"member_id": COORDINATOR, "kind": "professional",
+                       "name": "Fatima El Amrani", "organisation": "wijkteam-alkmaar"}}),
+        ("the family's preference for coordinator", COORDINATOR,
+         "record_family_preference", {"preferred_member_id": COORDINATOR}),
+        ("appoint the care coordinator", COORDINATOR, "appoint_coordinator", {
+            "member_id": COORDINATOR}),
+        ("start care", COORDINATOR, "start_care", {}),
+        ("offer the family group plan", COORDINATOR, "offer_family_group_plan", {}),
+        ("the family submits its own plan", COORDINATOR, "submit_family_group_plan", {
+            "plan": plan}),
+        ("agreement done", COORDINATOR, "complete_agreement", {"agreement_id": "a-1"}),
+        ("final evaluation", COORDINATOR, "evaluate_plan", {
+            "final": True, "results": [{"goal_id": "g-school", "progress": "achieved"}]}),
+        ("close: goals achieved; aftercare starts", COORDINATOR, "close", {
+            "reason": "goals_achieved"}),
     ]
+
+
+async def credentials(settings: Settings) -> dict[str, dict[str, str]]:
+    """Headers for the school (a new API key) and the coordinator (a dev token)."""
+    dsn, _server = await prepare_database(settings.database_url, settings.data_dir,
+                                          settings.database_name)
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            if not (await read_directory(conn)).professionals:
+                await import_directory(conn, load_directory_file(EXAMPLE_DIRECTORY),
+                                       source=str(EXAMPLE_DIRECTORY.name))
+                print(f"imported the example directory ({EXAMPLE_DIRECTORY.name})")
+            key = await create_key(conn, SCHOOL)
+    finally:
+        await pool.close()
+    print(f"partner key {key.key_id} for {SCHOOL}; a token for {COORDINATOR}\n")
+    token = DevIssuer(settings.data_dir).issue(COORDINATOR, settings.dev_token_minutes)
+    return {PARTNER: {"X-API-Key": key.key},
+            COORDINATOR: {"Authorization": f"Bearer {token}"}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,18 +111,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gateway", default="http://127.0.0.1:8080")
     args = parser.parse_args(argv)
     case_id: str = args.case_id
+    settings = Settings()
+    if not settings.dev_issuer_enabled:
+        print("the demo signs in with the local dev issuer, which is off here",
+              file=sys.stderr)
+        return 1
+    headers = asyncio.run(credentials(settings))
     with httpx.Client(base_url=args.gateway, timeout=30) as http:
-        for title, path, body in steps(case_id, date.today()):
+        for title, who, path, body in steps(case_id, date.today()):
             url = path if path.startswith("/") else f"/v1/trajectories/{case_id}/{path}"
-            response = http.post(url, json=body, headers={"Idempotency-Key": f"{case_id}-{path}"})
+            response = http.post(url, json=body, headers={
+                **headers[who], "Idempotency-Key": f"{case_id}-{path}"})
             print(f"{response.status_code}  {title}: {response.text}")
             if response.status_code >= 300:
                 return 1
-        state = http.get(f"/v1/trajectories/{case_id}").json()
+        state = http.get(f"/v1/trajectories/{case_id}", headers=headers[COORDINATOR]).json()
+        status = http.get(f"/v1/trajectories/{case_id}/status", headers=headers[PARTNER])
+        print(f"\nwhat the school sees: {status.text}")
     print(f"\ncase {case_id} is now {state['phase']}; check-ins due: "
           f"{[c['due'][:10] for c in state['check_ins']]}")
     print(f"Web UI: http://127.0.0.1:8233/namespaces/default/workflows/trajectory-{case_id}")
     print(f"Events: .venv/bin/regie timeline {case_id}")
+    print(f"Accesses: .venv/bin/regie audit --case {case_id}")
     return 0
 
 

@@ -56,11 +56,11 @@ async def test_import_adds_everything_and_reads_back(pool: asyncpg.Pool) -> None
     async with pool.acquire() as conn:
         report = await import_directory(conn, load_directory_file(EXAMPLE), "example.yaml")
         assert report.summary() == [
-            "organisations: 2 added, 0 changed, 0 removed",
-            "professionals: 4 added, 0 changed, 0 removed",
-            "regions: 1 added, 0 changed, 0 removed",
+            "organisations: 3 added, 0 changed, 0 removed",
+            "professionals: 5 added, 0 changed, 0 removed",
+            "regions: 2 added, 0 changed, 0 removed",
         ]
-        assert await change_count(conn) == 7
+        assert await change_count(conn) == 10
         pro1 = await professional(conn, "pro-1")
         assert pro1 is not None and pro1.name == "Fatima El Amrani" and pro1.active
         manager = await manager_of(conn, "pro-1")
@@ -154,7 +154,9 @@ def problems_of(path: Path) -> list[str]:
 
 def test_example_file_is_valid() -> None:
     loaded = load_directory_file(EXAMPLE)
-    assert len(loaded.professionals) == 4 and loaded.regions[0].id == "holland-noord"
+    assert len(loaded.professionals) == 5 and loaded.regions[0].id == "holland-noord"
+    assert loaded.regions[0].intake_organisation_id == "wijkteam-alkmaar"
+    assert [p.id for p in loaded.professionals if p.operator] == ["op-1"]
 
 
 def test_unknown_organisation(tmp_path: Path) -> None:
@@ -169,6 +171,14 @@ def test_manager_who_is_not_a_professional(tmp_path: Path) -> None:
     person(data, "pro-3")["manager_id"] = "pro-99"
     assert problems_of(write(tmp_path, data)) == [
         "professional pro-3: manager_id pro-99 is not a professional in the directory"]
+
+
+def test_region_with_unknown_intake_organisation(tmp_path: Path) -> None:
+    data = example()
+    data["regions"][0]["intake_organisation_id"] = "wijkteam-xx"
+    assert problems_of(write(tmp_path, data)) == [
+        "region holland-noord: intake_organisation_id wijkteam-xx is not an organisation in "
+        "the directory"]
 
 
 def test_region_with_unknown_process_director(tmp_path: Path) -> None:
@@ -369,7 +379,7 @@ async def test_cli_import_and_show(database_dsn: str, tmp_path: Path,
     settings = Settings(database_url=database_dsn)
     assert await directory_import(settings, EXAMPLE) == 0
     out = capsys.readouterr().out
-    assert "professionals: 4 added, 0 changed, 0 removed" in out
+    assert "professionals: 5 added, 0 changed, 0 removed" in out
     assert "  + region holland-noord (added)" in out
 
     assert await directory_import(settings, EXAMPLE) == 0
