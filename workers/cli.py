@@ -24,10 +24,11 @@ import getpass
 import json
 import sys
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from domain.local_time import DEFAULT_TIME_ZONE, zone
 from domain.trajectory import stream_id_for
 from infra.access_log import Access, Accessor, Outcome, read_access_log, record_access
 from infra.database import create_pool, prepare_database
@@ -226,7 +227,8 @@ async def audit(settings: Settings, case_id: str | None, principal_id: str | Non
                 since: date | None, as_json: bool, limit: int) -> int:
     store, _server = await _with_store(settings)
     await _log_access(store, "audit", case_id=case_id)
-    start = None if since is None else datetime.combine(since, time(), tzinfo=UTC)
+    start = None if since is None else datetime.combine(since, time(),
+                                                        tzinfo=zone(DEFAULT_TIME_ZONE))
     async with store.pool.acquire() as conn:
         rows = await read_access_log(conn, case_id=case_id, principal_id=principal_id,
                                      since=start, limit=limit)
@@ -237,7 +239,8 @@ async def audit(settings: Settings, case_id: str | None, principal_id: str | Non
         who = f"{r.principal_kind}:{r.principal_id or '-'}"
         about = r.case_id or (f"person {r.person_id}" if r.person_id else "-")
         reason = f"  ({r.reason})" if r.reason and r.outcome is not Outcome.ALLOWED else ""
-        print(f"{r.at:%Y-%m-%d %H:%M:%S}  {who:<28} {r.action:<26} {about:<20} "
+        at = r.at.astimezone(zone(DEFAULT_TIME_ZONE))  # the region's clock, not UTC
+        print(f"{at:%Y-%m-%d %H:%M:%S}  {who:<28} {r.action:<26} {about:<20} "
               f"{r.outcome.value}{f' {r.status}' if r.status else ''}  "
               f"request {r.request_id}{reason}")
     if not rows and not as_json:
@@ -283,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case", dest="case_id")
     p.add_argument("--principal", dest="principal_id", help="a partner organisation or "
                    "professional id, or an operating system user for CLI reads")
-    p.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (UTC)")
+    p.add_argument("--since", type=date.fromisoformat,
+                   help=f"YYYY-MM-DD, from midnight {DEFAULT_TIME_ZONE}")
     p.add_argument("--limit", type=int, default=1000, help="at most this many (latest)")
     p.add_argument("--json", action="store_true", help="one JSON object per access")
     args = parser.parse_args(argv)
