@@ -390,6 +390,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         directory = await facts(state, principal)
         return state, roles_on_case(principal, state, directory), directory
 
+    async def readable(case_id: str, principal: Principal, read: Read) -> TrajectoryState:
+        state, case_roles, _ = await roles(case_id, principal)
+        check_read(principal, case_roles, read, case_id)
+        if state is None:  # only an operator gets this far without a case
+            raise GatewayError(status.HTTP_404_NOT_FOUND, "trajectory_not_found",
+                               f"there is no trajectory for case {case_id}")
+        return state
+
     @app.get("/health", tags=["operations"])
     async def health() -> Health:
         """The gateway answers; `temporal_reachable` says whether it can reach Temporal."""
@@ -446,12 +454,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     ) -> TrajectoryState:
         """The whole case: for its team, its intake, the managers and process director on
         its ladder, and operators. Partners read `/status`."""
-        state, case_roles, _ = await roles(case_id, principal)
-        check_read(principal, case_roles, Read.STATE, case_id)
-        if state is None:  # only an operator gets this far without a case
-            raise GatewayError(status.HTTP_404_NOT_FOUND, "trajectory_not_found",
-                               f"there is no trajectory for case {case_id}")
-        return state
+        return await readable(case_id, principal, Read.STATE)
 
     @app.get(
         "/v1/trajectories/{case_id}/status",
@@ -464,11 +467,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     ) -> TrajectoryStatus:
         """The minimal status of a case you referred or whose team includes your
         organisation: its phase, its coordinator and the next evaluation date."""
-        state, case_roles, _ = await roles(case_id, principal)
-        check_read(principal, case_roles, Read.STATUS, case_id)
-        if state is None:
-            raise GatewayError(status.HTTP_404_NOT_FOUND, "trajectory_not_found",
-                               f"there is no trajectory for case {case_id}")
+        state = await readable(case_id, principal, Read.STATUS)
         coordinator = None
         if state.coordinator_id is not None:
             async with resources.require_pool().acquire() as conn:
