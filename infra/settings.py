@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The Temporal TLS files, by field name and the variable an operator sets.
-TLS_FILES = {"temporal_tls_cert": "REGIE_TEMPORAL_TLS_CERT",
-             "temporal_tls_key": "REGIE_TEMPORAL_TLS_KEY",
-             "temporal_tls_ca": "REGIE_TEMPORAL_TLS_CA"}
+from infra.temporal_tls import ApiKey, TlsFile, tls_problem
 
 
 class Settings(BaseSettings):
@@ -42,13 +39,13 @@ class Settings(BaseSettings):
     # Production talks to a Temporal frontend that accepts only clients with a
     # certificate from Regie's own CA (infra/deploy/README.md): whoever reaches the
     # frontend without one cannot start, signal or read a case.
-    temporal_tls_cert: Path | None = Field(
+    temporal_tls_cert: TlsFile | None = Field(
         default=None,
         description="PEM client certificate for mTLS; needs temporal_tls_key.")
-    temporal_tls_key: Path | None = Field(
+    temporal_tls_key: TlsFile | None = Field(
         default=None,
         description="PEM private key of temporal_tls_cert. Never logged.")
-    temporal_tls_ca: Path | None = Field(
+    temporal_tls_ca: TlsFile | None = Field(
         default=None,
         description="PEM CA that signed the frontend's certificate. Unset: the system's "
         "trusted roots.")
@@ -56,49 +53,17 @@ class Settings(BaseSettings):
         default=None, min_length=1,
         description="Name the frontend's certificate is checked against, and sent as SNI, "
         "when it differs from the host in temporal_address.")
-    temporal_api_key: SecretStr | None = Field(
+    temporal_api_key: ApiKey | None = Field(
         default=None,
         description="API key sent with every call (Temporal Cloud). Implies TLS, also "
         "without client certificates. Never logged.")
 
-    @field_validator(*TLS_FILES)
-    @classmethod
-    def _readable_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        # Checked at start-up, so a wrong path stops the process with its variable named
-        # instead of failing at the first connection with a TLS error.
-        if path is None:
-            return None
-        variable = TLS_FILES[str(info.field_name)]
-        if not path.exists():
-            raise ValueError(f"{variable}: there is no file {path}")
-        if not path.is_file():
-            raise ValueError(f"{variable}: {path} is not a file")
-        try:
-            with path.open("rb"):
-                pass
-        except OSError as error:
-            raise ValueError(f"{variable}: {path} cannot be read ({error.strerror})") from None
-        return path
-
-    @field_validator("temporal_api_key")
-    @classmethod
-    def _api_key_not_empty(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and not key.get_secret_value().strip():
-            raise ValueError("REGIE_TEMPORAL_API_KEY is set but empty; unset it for no key")
-        return key
-
     @model_validator(mode="after")
     def _temporal_tls_complete(self) -> Settings:
-        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
-            missing = ("REGIE_TEMPORAL_TLS_KEY" if self.temporal_tls_key is None
-                       else "REGIE_TEMPORAL_TLS_CERT")
-            raise ValueError("REGIE_TEMPORAL_TLS_CERT and REGIE_TEMPORAL_TLS_KEY come "
-                             f"together (a client certificate and its key); {missing} "
-                             "is not set")
-        if self.temporal_address is None and self.temporal_tls:
-            raise ValueError("REGIE_TEMPORAL_TLS_* and REGIE_TEMPORAL_API_KEY are for an "
-                             "external Temporal; set REGIE_TEMPORAL_ADDRESS too (the "
-                             "embedded dev server speaks plain gRPC)")
+        problem = tls_problem(address=self.temporal_address, cert=self.temporal_tls_cert,
+                              key=self.temporal_tls_key, uses_tls=self.temporal_tls)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
