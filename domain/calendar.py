@@ -39,7 +39,12 @@ _SATURDAY = 5  # date.weekday(): Monday is 0, so Saturday and Sunday are >= 5.
 
 class CalendarRangeError(ValueError):
     """A date outside the years the calendar knows the holidays of. Counting on would
-    silently treat that year's holidays as working days, so the calendar refuses."""
+    silently treat that year's holidays as working days, so the calendar refuses. `day`
+    is that date, so a caller can fetch the holidays of its year and count again."""
+
+    def __init__(self, message: str, *, day: date) -> None:
+        super().__init__(message)
+        self.day = day
 
 
 class WorkingDayCalendar:
@@ -167,7 +172,7 @@ class WorkingDayCalendar:
         if self._years is not None and day.year not in self._years:
             raise CalendarRangeError(
                 f"{day.isoformat()} is outside the years this calendar knows the holidays "
-                f"of ({self._years.start}-{self._years.stop - 1})"
+                f"of ({self._years.start}-{self._years.stop - 1})", day=day
             )
         return day
 

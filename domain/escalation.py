@@ -8,7 +8,8 @@ make a binding decision (doorzettingsmacht). The ladder's clock runs in a child 
 - `episode_bookkeeping(state)`: findings open an episode, or join the open episode of the
   same cause (the same rule), so one cause never has two open episodes; an episode whose
   findings have all cleared closes itself, saying so.
-- `record_step` / `record_alert`: the child workflow's steps, as events of the trajectory.
+- `record_step` / `record_alert`: the child workflow's steps, as events of the trajectory
+  (`domain.ladder` checks first that a step is one the ladder could have taken).
 - deciders for the commands: acknowledge, resolve (a binding decision at level 3, whose
   follow-up actions become plan agreements), contact attempts, reported stagnation.
 """
@@ -43,7 +44,7 @@ from domain.model import Frozen
 from domain.notifications import RecipientRole
 from domain.plan import PlanDecision, PlanSource
 from domain.stagnation import Reported
-from domain.trajectory import EpisodeStatus, TrajectoryState
+from domain.trajectory import Episode, EpisodeStatus, TrajectoryState
 
 BINDING_AUTHORITY = "doorzettingsmacht of the regionale procesregisseur jeugd"
 TOP_LEVEL = 3
@@ -111,13 +112,19 @@ class RegionAlert(Frozen):
     next_reminder: datetime
 
 
+def is_stale(episode: Episode, step: LevelStep) -> bool:
+    """A step the episode has moved past already, or a repeat: nothing to record."""
+    return step.level < episode.level or (
+        step.level == episode.level and episode.deadline is not None
+        and step.deadline <= episode.deadline)
+
+
 def record_step(state: TrajectoryState, step: LevelStep) -> list[EventPayload]:
+    """The event for a step of the ladder. Whether the step matches the ladder at all is
+    `domain.ladder.step_mismatch`, which the trajectory asks first."""
     episode = state.episode(step.episode_id)
-    if episode is None or episode.status is not EpisodeStatus.OPEN:
+    if episode is None or episode.status is not EpisodeStatus.OPEN or is_stale(episode, step):
         return []
-    if step.level < episode.level or (step.level == episode.level and (
-            episode.deadline is not None and step.deadline <= episode.deadline)):
-        return []  # stale or repeated: the episode moved on already
     return [EscalationLevelAssigned(episode_id=step.episode_id, level=step.level,
                                     assignee_id=step.assignee_id, role=step.role,
                                     deadline=step.deadline, reason=step.reason)]

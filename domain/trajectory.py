@@ -157,6 +157,7 @@ class Episode(BaseModel):
     deadline: datetime | None = None
     acknowledged_by: tuple[str, ...] = ()
     reminders: int = 0
+    next_reminder: datetime | None = None  # of the last region alert
     decision: str | None = None
 
 
@@ -397,7 +398,8 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
                 s, event.episode_id, status=EpisodeStatus.CLOSED)})
         case RegionAlerted():
             return s.model_copy(update={"episodes": _with_episode(
-                s, event.episode_id, reminders=event.reminder)})
+                s, event.episode_id, reminders=event.reminder,
+                next_reminder=event.next_reminder)})
         case AftercareEnded():
             return s.model_copy(update={"end_reason": "aftercare ended"})
     raise TypeError(f"evolve does not know {type(event).__name__}")

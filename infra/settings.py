@@ -12,9 +12,15 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.temporal_tls import ApiKey, TlsFile, tls_problem
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGIE_", extra="ignore")
+    # A validation error names the variable, never its value: some values are secrets
+    # (the database URL's password, the Temporal API key), and pydantic would otherwise
+    # print every variable's value in a model-level error.
+    model_config = SettingsConfigDict(env_prefix="REGIE_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     database_url: str | None = Field(
         default=None,
@@ -29,6 +35,47 @@ class Settings(BaseSettings):
         description="Temporal frontend host:port. Unset: the embedded dev server.",
     )
     temporal_namespace: str = "default"
+
+    # -- Temporal: TLS, client certificates (mTLS) and API key ---------------------------
+    # Production talks to a Temporal frontend that accepts only clients with a
+    # certificate from Regie's own CA (infra/deploy/README.md): whoever reaches the
+    # frontend without one cannot start, signal or read a case.
+    temporal_tls_cert: TlsFile | None = Field(
+        default=None,
+        description="PEM client certificate for mTLS; needs temporal_tls_key.")
+    temporal_tls_key: TlsFile | None = Field(
+        default=None,
+        description="PEM private key of temporal_tls_cert. Never logged.")
+    temporal_tls_ca: TlsFile | None = Field(
+        default=None,
+        description="PEM CA that signed the frontend's certificate. Unset: the system's "
+        "trusted roots.")
+    temporal_tls_server_name: str | None = Field(
+        default=None, min_length=1,
+        description="Name the frontend's certificate is checked against, and sent as SNI, "
+        "when it differs from the host in temporal_address.")
+    temporal_api_key: ApiKey | None = Field(
+        default=None,
+        description="API key sent with every call (Temporal Cloud). Implies TLS, also "
+        "without client certificates. Never logged.")
+
+    @model_validator(mode="after")
+    def _temporal_tls_complete(self) -> Settings:
+        problem = tls_problem(address=self.temporal_address, cert=self.temporal_tls_cert,
+                              key=self.temporal_tls_key, uses_tls=self.temporal_tls)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def temporal_tls(self) -> bool:
+        """Whether the connection to Temporal uses TLS: any TLS setting or an API key
+        (an API key must never travel in plain text)."""
+        return any(v is not None for v in (
+            self.temporal_tls_cert, self.temporal_tls_key, self.temporal_tls_ca,
+            self.temporal_tls_server_name, self.temporal_api_key))
+    # -- end of the Temporal TLS block ---------------------------------------------------
+
     task_queue: str = "regie"
     data_dir: Path = Path(".data")
     temporal_port: int = 7233

@@ -1,9 +1,13 @@
-"""The Temporal client, always with the pydantic data converter."""
+"""The Temporal client, always with the pydantic data converter, and over TLS (with a
+client certificate and/or an API key) when the settings ask for it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -17,10 +21,44 @@ from infra.settings import Settings
 PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
 
 
+@dataclass(frozen=True)
+class ConnectOptions:
+    """The arguments of `Client.connect` that come from the settings. The key and the API
+    key are left out of the repr, so logging these options cannot leak them."""
+
+    target_host: str
+    namespace: str
+    # False: plain gRPC (the embedded dev server). True: TLS against the system's roots.
+    tls: bool | TLSConfig = field(repr=False)
+    api_key: str | None = field(repr=False)
+
+
+def connect_options(settings: Settings) -> ConnectOptions:
+    """What `connect` passes to Temporal. Reads the PEM files named in the settings
+    (which checked that they exist and can be read)."""
+    tls: bool | TLSConfig = settings.temporal_tls
+    cert, key, ca = (settings.temporal_tls_cert, settings.temporal_tls_key,
+                     settings.temporal_tls_ca)
+    if cert is not None or ca is not None or settings.temporal_tls_server_name is not None:
+        tls = TLSConfig(
+            server_root_ca_cert=ca.read_bytes() if ca is not None else None,
+            domain=settings.temporal_tls_server_name,
+            client_cert=cert.read_bytes() if cert is not None else None,
+            client_private_key=key.read_bytes() if key is not None else None)
+    api_key = settings.temporal_api_key
+    return ConnectOptions(
+        target_host=settings.effective_temporal_address,
+        namespace=settings.temporal_namespace, tls=tls,
+        api_key=api_key.get_secret_value() if api_key is not None else None)
+
+
 async def connect(settings: Settings) -> Client:
+    options = connect_options(settings)
     return await Client.connect(
-        settings.effective_temporal_address,
-        namespace=settings.temporal_namespace,
+        options.target_host,
+        namespace=options.namespace,
+        tls=options.tls,
+        api_key=options.api_key,
         data_converter=pydantic_data_converter,
     )
 
@@ -31,4 +69,5 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-__all__ = ["PASSTHROUGH_MODULES", "Worker", "connect", "workflow_runner"]
+__all__ = ["PASSTHROUGH_MODULES", "ConnectOptions", "Worker", "connect", "connect_options",
+           "workflow_runner"]

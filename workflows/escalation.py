@@ -6,7 +6,9 @@ an event (with the notification for the new assignee, in the same transaction). 
 parent signals back when the episode ends: resolved, or its cause cleared.
 
 Per level: look the assignee up in the organisation directory (so a directory change
-applies to the next step), set the response deadline in Dutch working days, wait. A
+applies to the next step), set the response deadline in Dutch working days (with the
+terms the trajectory gave the episode, `domain.ladder.LadderTerms`: the trajectory
+records a step only when it computes the same deadline), wait. A
 deadline passing without resolution moves the episode up one level, with the reason.
 Past the regional process director's deadline, the region is alerted, then reminded at
 the policy's cadence until the episode ends.
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.directory import Assignee, ResolveAssigneeInput
     from domain.calendar import WorkingDayCalendar
     from domain.escalation import TOP_LEVEL, LevelStep, RegionAlert
+    from domain.ladder import LadderTerms
     from domain.local_time import DEFAULT_TIME_ZONE, local_text
     from domain.notifications import RecipientRole
     from domain.policy import RegionPolicy
@@ -47,6 +50,9 @@ ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coef
                              maximum_interval=timedelta(minutes=5))
 # Episodes started before this patch looked the assignee up with a (regular) activity.
 LOCAL_LOOKUP_PATCH = "local-directory-lookup"
+# Episodes started before this patch read the policy themselves; since, they count with
+# the terms their trajectory gives them (and checks their steps with).
+TRAJECTORY_TERMS_PATCH = "ladder-terms-from-trajectory"
 # How far ahead the working-day calendar reaches; refreshed when a deadline needs more.
 CALENDAR_YEARS = 3
 
@@ -74,15 +80,9 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
     @workflow.run
     async def run(self, input: EpisodeInput) -> EpisodeOutcome:
         local_lookup = workflow.patched(LOCAL_LOOKUP_PATCH)
-        policy = await workflow.execute_activity(
-            "current_policy", PolicyRequest(case_id=input.case_id), result_type=RegionPolicy,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
-        self._time_zone = policy.time_zone
+        terms = await self._terms(input)
+        self._time_zone = terms.time_zone
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
-        deadlines = policy.escalation_deadlines_working_days
-        days_for = {RecipientRole.COORDINATOR: deadlines.coordinator,
-                    RecipientRole.MANAGER: deadlines.manager,
-                    RecipientRole.PROCESS_DIRECTOR: deadlines.process_director}
         level, reason = 1, f"opened: {input.opened_because}"
         start = input.stagnated_at
         while True:
@@ -104,8 +104,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                     raise
                 # Nobody to reach at this level: say so in the case, and look again after
                 # the reminder cadence (the operator may import the directory meanwhile).
-                retry_at = await self._add_working_days(
-                    start, policy.escalation_reminder_working_days)
+                retry_at = await self._add_working_days(start, terms.reminder_working_days)
                 await parent.signal(TrajectoryInbox.escalation_step, LevelStep(
                     episode_id=input.episode_id, level=level, assignee_id=input.region_id,
                     role=RecipientRole.REGION, deadline=retry_at,
@@ -117,7 +116,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
             if self._ended:
                 break
             level = assignee.level
-            days = days_for[assignee.role]
+            days = terms.working_days(assignee.role)
             deadline = await self._add_working_days(start, days)
             note = f"; {assignee.note}" if assignee.note else ""
             await parent.signal(TrajectoryInbox.escalation_step, LevelStep(
@@ -131,13 +130,12 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                 break
             reason = (f"level {level} ({assignee.role.value} {assignee.assignee_id}) did not "
                       f"resolve it within {days} working days (deadline "
-                      f"{local_text(deadline, policy.time_zone)})")
+                      f"{local_text(deadline, terms.time_zone)})")
             level += 1
         reminders = 0
         while not self._ended:
             reminders += 1
-            next_reminder = await self._add_working_days(
-                start, policy.escalation_reminder_working_days)
+            next_reminder = await self._add_working_days(start, terms.reminder_working_days)
             await parent.signal(TrajectoryInbox.escalation_alert, RegionAlert(
                 episode_id=input.episode_id, reminder=reminders, region_id=input.region_id,
                 recipient_id=assignee.assignee_id, organisation_id=assignee.organisation_id,
@@ -146,6 +144,14 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
             start = next_reminder
         return EpisodeOutcome(episode_id=input.episode_id, last_level=level,
                               reminders=reminders, ended_because=self._ended or "")
+
+    async def _terms(self, input: EpisodeInput) -> LadderTerms:
+        if input.terms is not None and workflow.patched(TRAJECTORY_TERMS_PATCH):
+            return input.terms
+        policy = await workflow.execute_activity(
+            "current_policy", PolicyRequest(case_id=input.case_id), result_type=RegionPolicy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+        return LadderTerms.of(policy)
 
     async def _ended_before(self, deadline: datetime) -> bool:
         """Wait until the episode ends or `deadline` passes; True if it ended."""

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     # The ladder's steps are domain values: `domain.escalation.record_step` and
     # `record_alert` decide what the trajectory records for them.
     from domain.escalation import LevelStep, RegionAlert
+    from domain.ladder import LadderTerms
 
 __all__ = ["EpisodeEnded", "EpisodeInbox", "EpisodeInput", "EpisodeOutcome", "LevelStep",
            "RegionAlert", "TrajectoryInbox"]
@@ -40,6 +41,9 @@ class EpisodeInput(BaseModel):
     # When the stagnation was due: the first deadline counts from here, each next one from
     # the deadline before it, so deadlines do not drift with timer or worker delays.
     stagnated_at: datetime
+    # The terms the ladder counts with, the trajectory's, which checks each step with the
+    # same ones. None: an episode started before they were passed reads the policy.
+    terms: LadderTerms | None = None
 
 
 class EpisodeEnded(BaseModel):

@@ -11,6 +11,10 @@
   episodes), append it all in one activity, apply it, then react (`_react`: start or end
   escalation episodes). A lock serialises handlers: each decides on the state the
   previous one left.
+- A message from an escalation episode is recorded only when it is a step (or region
+  alert) the episode's ladder could have sent: the trajectory computes the next level and
+  its working-day deadline itself (`domain.ladder`). Anything else is logged, not
+  recorded: a signal is only a message, and whoever reaches Temporal can send one.
 - A signal, timer or episode message never fails the trajectory: a concurrent writer
   makes it re-read the stream and decide again; data about an erased person is recorded
   without that person's data; a store outage is retried, with the lock released between
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import workflow
@@ -52,8 +56,9 @@ from workflows.messages import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.case_context import CaseloadRequest, PolicyRequest
+    from activities.case_context import CaseloadRequest, HolidaysRequest, PolicyRequest
     from activities.event_store import AppendEventsInput, AppendEventsResult, ReadStreamInput
+    from domain.calendar import CalendarRangeError, WorkingDayCalendar
     from domain.command_table import COMMAND_TABLE, CommandRow, decide, row_for
     from domain.commands import CaseworkerCommand, Command, PartnerSignal, ReferFamily
     from domain.consequences import consequences, with_consequences
@@ -70,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         RecordedEvent,
         StagnationFound,
     )
+    from domain.ladder import LadderTerms, alert_mismatch, stagnation_start, step_mismatch
     from domain.local_time import local_date, local_text
     from domain.notifications import Notification, RecipientRole
     from domain.personal import without_personal_data_of
@@ -103,6 +109,9 @@ class StartTrajectoryInput(BaseModel):
     # schedule-to-close time-out does not end its retries.)
     append_attempts: int = Field(default=6, ge=1, le=20)
     outage_backoff: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
+    # The terms each open episode was started with, carried over a continue-as-new: its
+    # messages are checked with those, also when the new run reads a changed policy.
+    episode_terms: dict[str, LadderTerms] = Field(default_factory=dict)
 
 
 class ReferInput(BaseModel):
@@ -134,9 +143,18 @@ CONFLICTS_PER_ROUND = 3
 # a regular activity; this patch marks runs that record them in one append, as a local
 # activity (workflow.patched keeps old histories replaying).
 ONE_APPEND_PATCH = "one-append-per-step"
+# Runs recorded before this patch recorded every message of their episodes as it came;
+# since, a message is recorded only when it matches the episode's ladder (which may fetch
+# the holidays, an activity those runs did not have).
+CHECK_MESSAGES_PATCH = "check-episode-messages"
+# The holidays fetched at once for checking deadlines: from last year on, as the
+# episode's calendar does from its start.
+CALENDAR_YEARS = 3
 
 # A step: the events to record on the current state (may raise DomainError).
 Step = Callable[[TrajectoryState], list[EventPayload]]
+# What in an episode's message does not match its ladder (None: it matches).
+Mismatch = Callable[[TrajectoryState, LadderTerms, WorkingDayCalendar], str | None]
 
 
 def workflow_id_for(case_id: str) -> str:
@@ -180,6 +198,10 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         self._ready = False
         self._lock = asyncio.Lock()
         self._one_append = True
+        self._check_messages = True
+        self._episode_terms = dict(input.episode_terms)
+        # The holidays loaded for checking episodes' deadlines, and the years they cover.
+        self._holidays: tuple[list[date], range] | None = None
         # (state version, moment) at which the consequences were last recorded: the run
         # loop need not look for them again before anything changes.
         self._settled: tuple[int, datetime] | None = None
@@ -193,6 +215,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
     @workflow.run
     async def run(self, input: StartTrajectoryInput) -> TrajectoryState:
         self._one_append = workflow.patched(ONE_APPEND_PATCH)
+        self._check_messages = workflow.patched(CHECK_MESSAGES_PATCH)
         self._policy = await workflow.execute_activity(
             "current_policy", PolicyRequest(case_id=self._case_id), result_type=RegionPolicy,
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
@@ -211,7 +234,10 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                     case_id=self._case_id, resume=True,
                     max_history_events=input.max_history_events,
                     append_attempts=input.append_attempts,
-                    outage_backoff=input.outage_backoff))
+                    outage_backoff=input.outage_backoff,
+                    episode_terms={e.episode_id: self._episode_terms[e.episode_id]
+                                   for e in self._state.open_episodes
+                                   if e.episode_id in self._episode_terms}))
             await self._sleep_until_next_deadline_or_change()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("trajectory ended", extra={"case_id": self._case_id})
@@ -427,22 +453,25 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             return  # it closed in the same append (caught up from the store)
         finding = next(f for f in reversed(self._state.findings)
                        if f.ref == opened.finding_key)
+        terms = LadderTerms.of(self._require_policy())
         try:
             # ABANDON: the episode outlives this run when the trajectory continues
             # as new; it signals the trajectory by workflow id, so the new run gets it.
             child_run = await workflow.start_child_workflow(
                 EscalationEpisodeWorkflow.run,
                 EpisodeInput(case_id=self._case_id, episode_id=opened.episode_id,
-                             region_id=self._require_policy().region,
+                             region_id=terms.region_id,
                              parent_workflow_id=workflow.info().workflow_id,
                              coordinator_id=self._state.coordinator_id,
                              concerned_professional_id=opened.concerned_professional_id,
                              opened_because=finding.evidence,
-                             stagnated_at=finding.due or finding.found_at),
+                             stagnated_at=stagnation_start(self._state, episode),
+                             terms=terms),
                 id=episode_workflow_id(self._case_id, opened.episode_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON)
         except WorkflowAlreadyStartedError:
             return  # started by the run that recorded it
+        self._episode_terms[opened.episode_id] = terms
         child_run.add_done_callback(self._episode_finished)
 
     def _episode_finished(self, run: asyncio.Future[EpisodeOutcome]) -> None:
@@ -473,8 +502,11 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             f"Opschaling {step.episode_id} (case {self._case_id}) is with you at level "
             f"{step.level}; respond by "
             f"{local_text(step.deadline, self._require_policy().time_zone)}. {step.reason}")
-        await self._record(self._with_consequences(lambda s: record_step(s, step)),
-                           "system:escalation", lambda _: (note,))
+        await self._record_from_episode(
+            step.episode_id, "escalation_step",
+            lambda s, terms, calendar: step_mismatch(s, step, now=workflow.now(), terms=terms,
+                                                     calendar=calendar),
+            lambda s: record_step(s, step), note)
 
     @workflow.signal
     async def escalation_alert(self, alert: RegionAlert) -> None:
@@ -486,8 +518,66 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             f"{self._case_id} passed its last deadline without a decision "
             f"(reminder {alert.reminder}); next reminder "
             f"{local_date(alert.next_reminder, self._require_policy().time_zone)}.")
-        await self._record(self._with_consequences(lambda s: record_alert(s, alert)),
-                           "system:escalation", lambda _: (note,))
+        await self._record_from_episode(
+            alert.episode_id, "escalation_alert",
+            lambda s, terms, calendar: alert_mismatch(s, alert, now=workflow.now(), terms=terms,
+                                                      calendar=calendar),
+            lambda s: record_alert(s, alert), note)
+
+    async def _record_from_episode(self, episode_id: str, signal: str, mismatch: Mismatch,
+                                   step: Step, note: Notification) -> None:
+        """Record an episode's message, with its notification, when it is one the
+        episode's ladder could have sent; otherwise log what does not match and record
+        nothing. Decided under the lock, on the state the message would change."""
+        if not self._check_messages:
+            # Runs from before the patch recorded each message as it came.
+            await self._record(self._with_consequences(step), "system:escalation",
+                               lambda _: (note,))
+            return
+        problem: str | None = None
+
+        def checked(state: TrajectoryState) -> list[EventPayload]:
+            nonlocal problem
+            terms = self._episode_terms.get(episode_id) or LadderTerms.of(
+                self._require_policy())  # episodes started before the terms were kept
+            problem = mismatch(state, terms, self._calendar(terms.time_zone))
+            return [] if problem is not None else step(state)
+
+        while True:
+            try:
+                await self._record(self._with_consequences(checked), "system:escalation",
+                                   lambda _: (note,))
+                break
+            except CalendarRangeError as error:
+                # The holidays of that year are not loaded: fetch them and decide again.
+                await self._load_holidays(error.day)
+        if problem is not None:
+            # Ids and instants only: the message's names and reasons may be anything.
+            workflow.logger.warning("escalation message not recorded: it does not match "
+                                    "the episode's ladder", extra={
+                                        "case_id": self._case_id, "episode_id": episode_id,
+                                        "signal": signal, "mismatch": problem})
+
+    def _calendar(self, time_zone: str) -> WorkingDayCalendar:
+        if self._holidays is None:
+            raise CalendarRangeError("no holidays loaded yet",
+                                     day=local_date(workflow.now(), time_zone))
+        holidays, years = self._holidays
+        return WorkingDayCalendar(holidays, years=years, time_zone=time_zone)
+
+    async def _load_holidays(self, day: date) -> None:
+        """The holidays of `day`'s year and the next ones, with those loaded already.
+        From the `dutch_holidays` activity, as the episode has them: the dates are then
+        in this run's history too, so a replay counts with the same ones."""
+        first, last = day.year - 1, day.year + CALENDAR_YEARS - 1
+        if self._holidays is not None:
+            known = self._holidays[1]
+            first, last = min(first, known.start), max(last, known.stop - 1)
+        holidays: list[date] = await workflow.execute_activity(
+            "dutch_holidays", HolidaysRequest(first_year=first, last_year=last),
+            result_type=list[date], start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY)
+        self._holidays = (holidays, range(first, last + 1))
 
     @workflow.signal
     async def partner_signal(self, signal: PartnerSignal) -> None:

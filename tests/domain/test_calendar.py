@@ -261,11 +261,13 @@ def test_add_then_count_gives_back_n(start: date, n: int) -> None:
 
 
 def test_a_date_outside_the_known_years_is_refused() -> None:
-    with pytest.raises(CalendarRangeError, match="2031-01-02 is outside"):
+    with pytest.raises(CalendarRangeError, match="2031-01-02 is outside") as outside:
         NL.is_working_day(date(2031, 1, 2))
+    assert outside.value.day == date(2031, 1, 2)  # a caller can fetch that year and retry
     # Counting that runs past the last known year is refused too.
-    with pytest.raises(CalendarRangeError):
+    with pytest.raises(CalendarRangeError) as past:
         NL.add_working_days(date(2030, 12, 30), 5)
+    assert past.value.day == date(2031, 1, 1)
     with pytest.raises(CalendarRangeError):
         NL.working_days_between(date(2023, 12, 29), date(2024, 1, 5))
 

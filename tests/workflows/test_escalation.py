@@ -3,6 +3,7 @@ event store: coordinator -> manager -> regional process director, in working day
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -22,14 +23,18 @@ from domain.commands import (
     AssessmentInput,
     EvaluatePlan,
     GoalResult,
+    PartnerSignal,
     RecordIntake,
     ResolveEscalation,
+    SignalKind,
     SkipFamilyGroupPlan,
     StartCare,
 )
 from domain.deadlines import end_of_day
+from domain.escalation import LevelStep, RegionAlert
 from domain.events import EscalationLevelAssigned, IntakeOutcome
 from domain.family import LifeDomain
+from domain.notifications import RecipientRole
 from domain.plan import Agreement, GoalProgress, PlanSource, SkipGround
 from domain.policy import RegionPolicy
 from domain.team import TeamMember, TeamMemberKind
@@ -37,9 +42,11 @@ from domain.trajectory import EpisodeStatus
 from infra.directory import import_directory, load_directory_file
 from infra.event_store import PostgresEventStore
 from tests.workflows.support import terminate_open_workflows
+from tests.workflows.test_handler_seams import assert_consistent, until
 from tests.workflows.test_lifecycle import ACTOR, Case, open_case, plan
 from workers.worker import build_worker
 from workflows.escalation import EscalationEpisodeWorkflow, episode_workflow_id
+from workflows.trajectory import FamilyTrajectoryWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 DIRECTORY = Path(__file__).parents[2] / "infra" / "directory.example.yaml"
@@ -240,3 +247,112 @@ async def test_past_the_last_deadline_the_region_is_alerted_and_reminded(
     handle = time_skipping_env.client.get_workflow_handle_for(
         EscalationEpisodeWorkflow.run, episode_workflow_id("esc-6", "ep-1"))
     assert await handle.query(EscalationEpisodeWorkflow.ended_because) is None
+
+
+def not_recorded(caplog: pytest.LogCaptureFixture, case_id: str) -> list[logging.LogRecord]:
+    """The trajectory's warnings about episode messages it did not record."""
+    return [r for r in caplog.records
+            if r.getMessage().startswith("escalation message not recorded")
+            and getattr(r, "case_id", None) == case_id]
+
+
+async def test_forged_episode_messages_are_not_recorded_and_the_ladder_goes_on(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, pg_store: PostgresEventStore,
+    pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="temporalio.workflow")
+    case = await open_case(time_skipping_env, worker, "esc-7")
+    found_at = end_of_day(await in_care_with_plan(case))
+    level1 = CALENDAR.add_working_days(found_at, 5)
+    level2 = CALENDAR.add_working_days(level1, 5)
+    await case.sleep(found_at - await case.now() + timedelta(minutes=1))
+    assert [(s.level, s.deadline) for s in await levels(pg_store, "esc-7")] == [(1, level1)]
+    version = (await case.state()).version
+
+    # Whoever reaches Temporal can signal a trajectory by hand, as its episode does.
+    forged = [
+        LevelStep(episode_id="ep-9", level=2, assignee_id="pro-9", role=RecipientRole.MANAGER,
+                  deadline=level2, reason="forged: an episode this case does not have"),
+        LevelStep(episode_id="ep-1", level=3, assignee_id="pro-9",
+                  role=RecipientRole.PROCESS_DIRECTOR,
+                  deadline=CALENDAR.add_working_days(level1, 10),
+                  reason="forged: straight to the top while level 1 still runs"),
+        LevelStep(episode_id="ep-1", level=2, assignee_id="pro-9", role=RecipientRole.MANAGER,
+                  deadline=level2 + timedelta(days=1), reason="forged: another deadline"),
+    ]
+    for step in forged:
+        await case.handle.signal(FamilyTrajectoryWorkflow.escalation_step, step)
+    await case.handle.signal(FamilyTrajectoryWorkflow.escalation_alert, RegionAlert(
+        episode_id="ep-1", reminder=1, region_id="holland-noord", recipient_id="pro-9",
+        next_reminder=CALENDAR.add_working_days(level1, 5)))
+
+    async def all_refused() -> bool:
+        return len(not_recorded(caplog, "esc-7")) == 4
+    await until(all_refused, "a warning for each forged message")
+    warnings = not_recorded(caplog, "esc-7")
+    assert [(getattr(w, "episode_id", None), getattr(w, "signal", None)) for w in warnings] == [
+        ("ep-9", "escalation_step"), ("ep-1", "escalation_step"),
+        ("ep-1", "escalation_step"), ("ep-1", "escalation_alert")]
+    wrong_episode, skipped, wrong_deadline, alert = (str(getattr(w, "mismatch", ""))
+                                                     for w in warnings)
+    assert wrong_episode == "this trajectory has no such episode"
+    assert "before the level-1 deadline" in skipped
+    assert f"computed {level2.isoformat()}" in wrong_deadline
+    assert "a region alert while the episode is at level 1" in alert
+    assert all("pro-9" not in str(getattr(w, "mismatch", "")) for w in warnings)
+    state = await assert_consistent(case, pg_store)  # running, nothing written
+    assert state.version == version
+
+    # The genuine ladder goes on as before.
+    await case.sleep(level1 - await case.now() + timedelta(minutes=1))
+    steps = await levels(pg_store, "esc-7")
+    assert [(s.level, s.assignee_id, s.deadline) for s in steps] == [
+        (1, "pro-1", level1), (2, "pro-2", level2)]
+    events = await pg_store.read_stream("trajectory-esc-7")
+    assert not [e for e in events if "pro-9" in e.payload.model_dump_json()]
+    async with pool.acquire() as conn:
+        notified = [r["recipient_id"] for r in await conn.fetch(
+            "SELECT recipient_id FROM outbox WHERE case_id = 'esc-7' ORDER BY id")]
+    assert notified == ["pro-1", "pro-2"]
+    await assert_consistent(case, pg_store)
+    if os.environ.get("REGIE_RECORD_HISTORIES"):
+        history = await case.handle.fetch_history()
+        (HISTORIES / "escalation_forged_messages.json").write_text(history.to_json())
+
+
+@pytest.fixture
+async def worker_without_directory(time_skipping_env: WorkflowEnvironment,
+                                   pg_store: PostgresEventStore) -> AsyncIterator[Worker]:
+    async with build_worker(time_skipping_env.client, pg_store, f"tq-{uuid.uuid4()}",
+                            POLICY) as w:
+        yield w
+        await terminate_open_workflows(time_skipping_env)
+
+
+async def test_with_nobody_in_the_directory_the_region_is_told_until_it_is_imported(
+    time_skipping_env: WorkflowEnvironment, worker_without_directory: Worker,
+    pg_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # Each look-up that finds nobody is a step to the region at the same level, due after
+    # the reminder term; the trajectory counts those deadlines as the episode does.
+    case = await open_case(time_skipping_env, worker_without_directory, "esc-8")
+    await case.handle.signal(FamilyTrajectoryWorkflow.partner_signal, PartnerSignal(
+        idempotency_key="ggd-1", organisation="GGD Hollands Noorden",
+        kind=SignalKind.STAGNATION, description="het loopt vast"))
+
+    async def first_step() -> bool:
+        return len(await levels(pg_store, "esc-8")) == 1
+    await until(first_step, "the first step to the region")
+    (finding,) = (await case.state()).findings
+    assert finding.due is not None
+    retry1 = CALENDAR.add_working_days(finding.due, 5)
+    retry2 = CALENDAR.add_working_days(retry1, 5)
+    await case.sleep(retry1 - await case.now() + timedelta(minutes=1))
+    async with pool.acquire() as conn:
+        await import_directory(conn, load_directory_file(DIRECTORY), source="test")
+    await case.sleep(retry2 - await case.now() + timedelta(minutes=1))
+    steps = await levels(pg_store, "esc-8")
+    # No coordinator appointed yet, so no manager either: the process director.
+    assert [(s.level, s.role, s.assignee_id, s.deadline) for s in steps] == [
+        (1, "region", "holland-noord", retry1), (1, "region", "holland-noord", retry2),
+        (3, "process_director", "pro-4", CALENDAR.add_working_days(retry2, 10))]

@@ -2,8 +2,9 @@
 cases fails here. Record new ones with REGIE_RECORD_HISTORIES=1 (see README).
 
 `tests/histories/` holds histories recorded on the current code; each subfolder holds the
-histories of an earlier behaviour that running cases may still have (for example
-`before-one-append/`, runs from before the `one-append-per-step` patch). They are
+histories of an earlier behaviour that running cases may still have (`before-one-append/`,
+runs from before the `one-append-per-step` patch; `before-message-check/`, runs from
+before the `check-episode-messages` and `ladder-terms-from-trajectory` patches). They are
 never recorded again: they stand for cases already running in production."""
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ async def test_recorded_history_replays(name: str) -> None:
 
 def test_there_are_recorded_histories_of_now_and_of_before() -> None:
     assert any("/" not in name for name in HISTORIES), "no history of the current code"
-    assert any(name.startswith("before-one-append/") for name in HISTORIES)
+    for before in ("before-one-append/", "before-message-check/"):
+        assert any(name.startswith(before) for name in HISTORIES), before
 
 
 def test_a_v1_finding_in_a_recorded_read_stream_result_decodes() -> None:
