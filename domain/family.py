@@ -61,6 +61,12 @@ class Referral(Frozen):
     referrer: Name
     members: tuple[FamilyMember, ...]
     reasons: tuple[ReferralReason, ...]
+    # The partner's own reference for it, kept as a reference only: Regie's ids are its
+    # own (`infra.persons`).
+    reference: Id | None = None
+    # Open trajectories that share some of these persons but not as the same family
+    # (e.g. the same child with another parent): not merged silently, the team decides.
+    possible_matches: tuple[Id, ...] = ()
 
 
 def family_subject(case_id: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.local_secrets import local_secret
 from infra.temporal_tls import ApiKey, TlsFile, tls_problem
 
 
@@ -102,6 +103,21 @@ class Settings(BaseSettings):
         description="Let `regie token issue` sign tokens with a key under the data dir. "
         "Always off when an OIDC issuer is set.")
     dev_token_minutes: int = Field(default=60, ge=1, le=720)
+
+    # -- persons (infra/persons.py) ------------------------------------------------------
+    pseudonym_secret: SecretStr | None = Field(
+        default=None,
+        description="The HMAC secret of persons' pseudonyms (BSN, name and birth date), at "
+        "least 32 bytes. Unset: a secret file under the data dir, made on first use. "
+        "Changing it makes every known person unrecognisable to new referrals.")
+
+    def pseudonym_key(self) -> bytes:
+        if self.pseudonym_secret is not None:
+            value = self.pseudonym_secret.get_secret_value().encode()
+            if len(value) < 32:
+                raise ValueError("REGIE_PSEUDONYM_SECRET must be at least 32 bytes")
+            return value
+        return local_secret(self.data_dir / "pseudonym-secret", 32)
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Self:

@@ -17,6 +17,7 @@ from domain.events import (
     ReferralAdded,
     ReferralReason,
 )
+from domain.persons import PartnerReferral, ReferredMember, ReferredReason
 
 
 def member(person_id: str, role: MemberRole = MemberRole.CHILD, name: str = "Sam de Vries",
@@ -61,3 +62,23 @@ def new_event(payload: EventPayload | None = None, *, actor: str = "test") -> Ne
         "metadata": EventMetadata(actor=actor, correlation_id="corr-1"),
         "payload": payload or plain_payload(),
     })
+
+
+def partner_referral(reference: str = "ref-1", *, family: str = "Een",
+                     organisation: str | None = None, parent_bsn: str | None = None,
+                     child_bsn: str | None = None, parent: str | None = None,
+                     child_born: date = date(2014, 9, 2)) -> PartnerReferral:
+    """A partner's referral of a made-up family ("Ouder Een", "Kind Een"); `family`
+    makes another family, `parent` another parent of the same child."""
+    return PartnerReferral(
+        reference=reference, organisation=organisation, referrer="intern begeleider",
+        members=(
+            ReferredMember(ref="m1", role=MemberRole.PARENT,
+                           name=parent or f"Ouder {family}", birth_date=date(1985, 3, 14),
+                           bsn=parent_bsn, has_parental_authority=True),
+            ReferredMember(ref="m2", role=MemberRole.CHILD, name=f"Kind {family}",
+                           birth_date=child_born, bsn=child_bsn),
+        ),
+        reasons=(ReferredReason(about="m2", life_domain=LifeDomain.EDUCATION_WORK,
+                                description="verzuimt veel"),),
+    )

@@ -21,6 +21,7 @@ The OpenAPI document is at `/openapi.json`, the interactive docs at `/docs`.
 import asyncio
 import contextlib
 import inspect
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,7 +34,12 @@ from fastapi import Depends, FastAPI, Header, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -57,6 +63,7 @@ from domain.command_table import COMMAND_TABLE, CommandRow
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
+from domain.persons import PartnerReferral
 from domain.policy import RegionPolicy
 from domain.trajectory import Phase, TrajectoryState
 from infra.authentication import Authenticator
@@ -65,6 +72,7 @@ from infra.directory import access_facts
 from infra.directory import organisation as directory_organisation
 from infra.directory import professional as directory_professional
 from infra.idempotency import scoped_key
+from infra.persons import PersonToMatch, match_family
 from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
@@ -98,14 +106,25 @@ class Health(BaseModel):
     temporal_reachable: bool
 
 
+class ReferredPerson(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    ref: str = Field(description="Your reference for the member, as you sent it.")
+    person_id: str = Field(description="Regie's id for the person.")
+
+
 class ReferralAccepted(BaseModel):
     model_config = ConfigDict(frozen=True)
-    case_id: str
+    case_id: str = Field(description="Regie's id for the family's trajectory: use it to "
+                                     "signal and to read the status.")
     workflow_id: str
     status: Literal["accepted"] = "accepted"
     version: int
     recorded: bool = Field(description="False when this referral was already recorded "
                                        "(a retry or a duplicate): nothing was done twice.")
+    joined: bool = Field(default=False,
+                         description="True when the family already had an open trajectory "
+                                     "and the referral joined it.")
+    members: tuple[ReferredPerson, ...] = ()
 
 
 class SignalBody(BaseModel):
@@ -326,6 +345,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     region_policy = policy or policy_from_env()
     link = TemporalLink(settings, client)
     resources = Resources(pool=pool)
+    secret: list[bytes] = []
+
+    def pseudonym_key() -> bytes:
+        # Read once (from settings, or the local secret file under the data dir).
+        if not secret:
+            secret.append(settings.pseudonym_key())
+        return secret[0]
     door = Door(resources.require_authenticator, resources.require_pool)
 
     @asynccontextmanager
@@ -417,31 +443,57 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     )
     async def refer_family(
         request: Request,
-        command: ReferFamily,
+        body: PartnerReferral,
         idempotency_key: IdempotencyKey,
         principal: Annotated[Principal, Depends(door.enter("refer"))],
     ) -> Any:
         """Refer a family (partners, with their API key). Opens the family's trajectory,
         or joins the one already open.
 
-        A family never gets two trajectories: the workflow id is derived from the case id,
-        and a later referral is recorded as an extra referral on the open trajectory.
-        The referral's `organisation` is your organisation's directory id. Resending a
-        request with the same `Idempotency-Key` returns the first answer; the same key
-        with another request is refused (409).
+        Regie gives the persons and the case their ids (in the answer); your references
+        are kept as references. A family never gets two trajectories: when a parent and
+        a child of this referral are a parent and a child in an open trajectory (by BSN,
+        or by name and birth date), the referral joins it, whoever referred before. A
+        referral that shares only some persons with an open trajectory opens its own,
+        marked for the team to look at. Resending a request with the same
+        `Idempotency-Key` returns the first answer; the same key with another request is
+        refused (409).
         """
-        visit_of(request).case_id = command.case_id  # from the body, validated
-        check_referral(principal, command.referral.organisation)
-        # Cheap first check of the referral's own rules, before reaching Temporal; the
-        # workflow's update validator checks again against the trajectory's state.
-        decide_referral(command, TrajectoryState())
+        check_referral(principal, body.organisation or principal.id)
+        organisation = principal.id
+        # Cheap first check of the referral's own rules (with the partner's references as
+        # ids), before any person is looked up or Temporal is reached; the workflow's
+        # update validator checks again against the trajectory's state.
+        decide_referral(ReferFamily(case_id="provisional", referral=body.referral(
+            organisation, {m.ref: m.ref for m in body.members})), TrajectoryState())
+        visit = visit_of(request)
 
         async def run() -> ReferralAccepted:
-            return await _refer(link, settings, command, principal,
-                                scoped_key(principal.actor, idempotency_key))
+            temporal = await link.client()
 
-        return await door.once(principal, idempotency_key, "refer", command.case_id,
-                               command, status.HTTP_202_ACCEPTED, run)
+            async def is_open(case_id: str) -> bool:
+                return await _trajectory_open(temporal, case_id)
+
+            async with resources.require_pool().acquire() as conn:
+                match = await match_family(conn, pseudonym_key(), [
+                    PersonToMatch(ref=m.ref, role=m.role, identifiers=m.identifiers())
+                    for m in body.members], is_open)
+            visit.case_id = match.case_id
+            command = ReferFamily(case_id=match.case_id, referral=body.referral(
+                organisation, match.person_ids, match.possible_matches))
+            accepted = await _refer(link, settings, command, principal,
+                                    scoped_key(principal.actor, idempotency_key))
+            return accepted.model_copy(update={
+                "joined": match.joined,
+                "members": tuple(ReferredPerson(ref=ref, person_id=pid)
+                                 for ref, pid in match.person_ids.items())})
+
+        answer = await door.once(principal, idempotency_key, "refer", None, body,
+                                 status.HTTP_202_ACCEPTED, run)
+        if isinstance(answer, JSONResponse) and visit.case_id is None:
+            # The first answer again: its case is the one this request is about.
+            visit.case_id = json.loads(bytes(answer.body)).get("case_id")
+        return answer
 
     @app.get(
         "/v1/trajectories/{case_id}",
@@ -605,6 +657,19 @@ async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
              referral_id=command.referral.referral_id, organisation=principal.id)
     return ReferralAccepted(case_id=command.case_id, workflow_id=workflow_id,
                             version=result.version, recorded=result.recorded)
+
+
+async def _trajectory_open(temporal: Client, case_id: str) -> bool:
+    """Whether a referral may join this trajectory: running, or reserved by a referral
+    that has not reached Temporal (yet). An ended one is not reopened by a referral."""
+    try:
+        described = await temporal.get_workflow_handle(workflow_id_for(case_id)).describe(
+            rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return True
+        raise _rpc_error(err, case_id) from err
+    return described.status == WorkflowExecutionStatus.RUNNING
 
 
 def _rpc_error(err: RPCError, case_id: str) -> GatewayError:

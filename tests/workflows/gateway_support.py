@@ -22,7 +22,7 @@ from infra.partner_keys import create_key
 from infra.settings import Settings
 from infra.tokens import DevIssuer
 from tests.directory_fixture import DIRECTORY, GGD, SCHOOL, WIJKTEAM
-from tests.factories import refer_family
+from tests.factories import partner_referral
 from workers.gateway import create_app
 from workers.worker import build_worker
 
@@ -48,11 +48,18 @@ class Gateway:
             token = self._tokens[professional_id] = self.issuer.issue(professional_id, 30)
         return {"Authorization": f"Bearer {token}"}
 
-    async def refer(self, case_id: str, organisation: str = SCHOOL,
-                    key: str | None = None, **kwargs: str) -> httpx.Response:
-        body = refer_family(case_id, organisation=organisation, **kwargs).model_dump(mode="json")
+    async def refer(self, reference: str = "ref-1", organisation: str = SCHOOL,
+                    key: str | None = None, **family: Any) -> httpx.Response:
+        body = partner_referral(reference, **family).model_dump(mode="json")
         return await self.http.post("/v1/referrals", json=body, headers={
-            **self.partner(organisation), "Idempotency-Key": key or f"ref-{case_id}"})
+            **self.partner(organisation), "Idempotency-Key": key or uuid.uuid4().hex})
+
+    async def new_case(self, organisation: str = SCHOOL, **family: Any) -> str:
+        """Refer a made-up family; Regie's case id for it."""
+        referred = await self.refer(f"ref-{uuid.uuid4().hex[:8]}", organisation, **family)
+        assert referred.status_code == 202, referred.text
+        case_id: str = referred.json()["case_id"]
+        return case_id
 
     async def command(self, case_id: str, name: str, as_: str, body: dict[str, Any],
                       key: str | None = None) -> httpx.Response:
@@ -60,13 +67,18 @@ class Gateway:
             f"/v1/trajectories/{case_id}/{name}", json=body,
             headers={**self.professional(as_), "Idempotency-Key": key or uuid.uuid4().hex})
 
-    async def into_care(self, case_id: str) -> None:
+    async def into_care(self, **family: Any) -> str:
         """Refer (the school), take up (the intake worker) and start care (pro-coord,
-        with pro-team from the GGD in the team)."""
+        with pro-team from the GGD in the team); the case id."""
+        referred = await self.refer(f"ref-{uuid.uuid4().hex[:8]}", **family)
+        assert referred.status_code == 202, referred.text
+        case_id: str = referred.json()["case_id"]
+        ids = {m["ref"]: m["person_id"] for m in referred.json()["members"]}
         steps: list[tuple[str, str, dict[str, Any]]] = [
             ("record_intake", "pro-intake", ACCEPTED),
-            ("give_consent", "pro-intake", {"consent_id": "c-help", "subject_id": "c-1",
-                                            "purpose": "help", "given_by": ["p-1", "c-1"]}),
+            ("give_consent", "pro-intake", {"consent_id": "c-help", "subject_id": ids["m2"],
+                                            "purpose": "help",
+                                            "given_by": [ids["m1"], ids["m2"]]}),
             ("add_team_member", "pro-intake", {"member": {
                 "member_id": "pro-coord", "kind": "professional", "name": "Coordinator Een",
                 "organisation": WIJKTEAM}}),
@@ -76,11 +88,10 @@ class Gateway:
             ("appoint_coordinator", "pro-intake", {"member_id": "pro-coord"}),
             ("start_care", "pro-coord", {}),
         ]
-        referred = await self.refer(case_id)
-        assert referred.status_code == 202, referred.text
         for name, who, body in steps:
             done = await self.command(case_id, name, who, body)
             assert done.status_code == 200, f"{name}: {done.text}"
+        return case_id
 
 
 @asynccontextmanager

@@ -63,9 +63,8 @@ PARTNERS = {SCHOOL, GGD, POLICE}
 
 async def test_the_rights_matrix_over_http(gateway: Gateway,
                                            pg_store: PostgresEventStore) -> None:
-    own, other = f"own-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
-    await gateway.into_care(own)
-    assert (await gateway.refer(other, organisation=POLICE)).status_code == 202
+    own = await gateway.into_care()
+    other = await gateway.new_case(POLICE, family="Twee")
     failures = []
     signals = {own: 0, other: 0}
     for principal, (own_row, other_row) in MATRIX.items():
@@ -80,7 +79,7 @@ async def test_the_rights_matrix_over_http(gateway: Gateway,
                 answer = await gateway.http.request(
                     method, f"/v1/trajectories/{case}{path}", json=payload,
                     headers={**credentials, "Idempotency-Key": uuid.uuid4().hex})
-                cell = f"{principal} {action} on {case[:5]}"
+                cell = f"{principal} {action} on the {'own' if case == own else 'other'} case"
                 if answer.status_code != expected:
                     failures.append(f"{cell}: {answer.status_code} != {expected} "
                                     f"{answer.text[:120]}")
@@ -107,8 +106,7 @@ async def _one_refusal_logged(store: PostgresEventStore, answer: httpx.Response,
 
 async def test_reads_and_writes_are_logged_with_who_and_what(
         gateway: Gateway, pg_store: PostgresEventStore) -> None:
-    case = f"log-{uuid.uuid4().hex[:6]}"
-    await gateway.into_care(case)
+    case = await gateway.into_care()
     read = await gateway.http.get(f"/v1/trajectories/{case}",
                                   headers=gateway.professional("pro-coord"))
     assert read.status_code == 200
@@ -133,8 +131,7 @@ async def test_reads_and_writes_are_logged_with_who_and_what(
 
 async def test_credentials_that_are_missing_wrong_or_revoked_get_401_and_are_logged(
         gateway: Gateway, pg_store: PostgresEventStore) -> None:
-    case = f"cred-{uuid.uuid4().hex[:6]}"
-    assert (await gateway.refer(case)).status_code == 202
+    case = await gateway.new_case()
     async with pg_store.pool.acquire() as conn:
         spare = await create_key(conn, SCHOOL)
     url = f"/v1/trajectories/{case}/status"
@@ -174,8 +171,7 @@ async def test_credentials_that_are_missing_wrong_or_revoked_get_401_and_are_log
 
 async def test_an_idempotency_key_is_the_principals_own_and_bound_to_its_request(
         gateway: Gateway, pg_store: PostgresEventStore) -> None:
-    case = f"idem-{uuid.uuid4().hex[:6]}"
-    await gateway.into_care(case)
+    case = await gateway.into_care()
     stream = f"trajectory-{case}"
     signal = {"kind": "concern", "description": "zorgen"}
     url = f"/v1/trajectories/{case}/signals"
@@ -201,9 +197,13 @@ async def test_an_idempotency_key_is_the_principals_own_and_bound_to_its_request
     assert sorted(actors) == [f"partner:{GGD}", f"partner:{SCHOOL}"]
 
     # A referral reusing a key for another family is refused, not silently dropped.
-    second = await gateway.refer(f"{case}-2", key=f"ref-{case}")
+    first_referral = await gateway.refer("r-1", key="referral-key", family="Drie")
+    assert first_referral.status_code == 202
+    second = await gateway.refer("r-2", key="referral-key", family="Vier")
     assert second.status_code == 409
-    assert len(await pg_store.read_stream(f"trajectory-{case}-2")) == 0
+    async with pg_store.pool.acquire() as conn:
+        # Nobody of the second family was even looked up, let alone recorded.
+        assert await conn.fetchval("SELECT count(*) FROM case_members") == 2 + 2
 
 
 async def _settled(store: PostgresEventStore, stream: str, event_type: str,
@@ -217,8 +217,7 @@ async def _settled(store: PostgresEventStore, stream: str, event_type: str,
 
 async def test_forged_identity_in_a_body_and_a_forged_cap_override_are_refused(
         gateway: Gateway, pg_store: PostgresEventStore) -> None:
-    case = f"forge-{uuid.uuid4().hex[:6]}"
-    await gateway.into_care(case)
+    case = await gateway.into_care()
     stream = f"trajectory-{case}"
     before = len(await pg_store.read_stream(stream))
     # The coordinator records a contact attempt in the team member's name.
@@ -251,8 +250,7 @@ async def test_professionals_sign_in_with_the_regions_identity_provider(
         jwks_url: str) -> None:
     async with running_gateway(dev_env.client, pg_store, tmp_path,
                                oidc_settings(jwks_url)) as gateway:
-        case = f"oidc-{uuid.uuid4().hex[:6]}"
-        assert (await gateway.refer(case)).status_code == 202
+        case = await gateway.new_case()
         url = f"/v1/trajectories/{case}"
 
         def bearer(value: str) -> dict[str, str]:
