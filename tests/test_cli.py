@@ -40,9 +40,11 @@ async def test_timeline_lists_events_with_actor_and_erasure_reports(
     assert await timeline(settings, "unknown", as_json=False) == 1
     assert "no events for case 'unknown'" in capsys.readouterr().err
 
-    assert await erase_subject(settings, "c-1") == 0
+    assert await erase_subject(settings, "c-1") == 1  # not at a terminal, no --yes
+    assert "--yes" in capsys.readouterr().err
+    assert await erase_subject(settings, "c-1", yes=True) == 0
     assert "erased" in capsys.readouterr().out
-    assert await erase_subject(settings, "c-1") == 0
+    assert await erase_subject(settings, "c-1", yes=True) == 0
     assert "already erased" in capsys.readouterr().out
 
 

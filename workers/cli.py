@@ -2,7 +2,7 @@
 
     regie timeline CASE_ID        every event of a case, in order, with who and why
     regie overview                one line per trajectory (from the read model)
-    regie erase-subject PERSON_ID destroy a person's key (crypto-shredding)
+    regie erase-subject PERSON_ID destroy a person's key (crypto-shredding); asks first
     regie migrate                 apply pending database migrations
     regie directory import FILE   replace the organisation directory with a YAML file
     regie directory show          the directory and its latest changes
@@ -42,6 +42,7 @@ from infra.directory import (
 from infra.directory import professional as directory_professional
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
+from infra.persons import forget_person
 from infra.settings import Settings
 from infra.tokens import DevIssuer
 
@@ -94,11 +95,32 @@ async def overview(settings: Settings) -> int:
     return 0
 
 
-async def erase_subject(settings: Settings, person_id: str) -> int:
+def confirmed(person_id: str, yes: bool) -> bool:
+    """Erasure cannot be undone: a person types the id again; a script says --yes."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print("erasure cannot be undone: confirm with --yes when not at a terminal",
+              file=sys.stderr)
+        return False
+    answer = input(f"Erase the personal data of {person_id}? This cannot be undone. "
+                   "Type the person id to confirm: ")
+    return answer.strip() == person_id
+
+
+async def erase_subject(settings: Settings, person_id: str, *, yes: bool = False) -> int:
+    if not confirmed(person_id, yes):
+        print("nothing erased", file=sys.stderr)
+        return 1
     store, _server = await _with_store(settings)
     await _log_access(store, "erase_subject", person_id=person_id)
-    if await store.erase_subject(person_id):
-        print(f"personal data of {person_id} erased: its key is destroyed; events remain")
+    erased = await store.erase_subject(person_id)
+    async with store.pool.acquire() as conn:
+        # Nor can the person be recognised any more: a later referral is a new person.
+        await forget_person(conn, person_id)
+    if erased:
+        print(f"personal data of {person_id} erased: its key is destroyed and its "
+              "pseudonyms deleted; events remain")
     else:
         print(f"personal data of {person_id} was already erased")
     return 0
@@ -258,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("overview", help="one line per trajectory")
     p = sub.add_parser("erase-subject", help="crypto-shred one person's data")
     p.add_argument("person_id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sub.add_parser("migrate", help="apply pending migrations")
     p = sub.add_parser("directory", help="the organisation directory (escalation ladder)")
     directory = p.add_subparsers(dest="directory_command", required=True)
@@ -297,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "overview":
         return asyncio.run(overview(settings))
     if args.command == "erase-subject":
-        return asyncio.run(erase_subject(settings, args.person_id))
+        return asyncio.run(erase_subject(settings, args.person_id, yes=args.yes))
     if args.command == "partner":
         if args.key_command == "create":
             return asyncio.run(partner_key_create(settings, args.organisation_id))

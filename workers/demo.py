@@ -1,6 +1,6 @@
 """Walk one sample family through its trajectory on the running local stack, over HTTP.
 
-    .venv/bin/python -m workers.demo [--case-id demo-2] [--gateway http://127.0.0.1:8080]
+    .venv/bin/python -m workers.demo [--reference demo-2] [--gateway http://127.0.0.1:8080]
 
 Referral, intake, team and coordinator, the family group plan, an evaluation and the
 closure with aftercare: each step is a real, authenticated request to the gateway, as a
@@ -36,10 +36,27 @@ COORDINATOR = "pro-1"  # of the intake organisation, wijkteam-alkmaar: takes up 
 PARTNER = "partner"
 
 
-def steps(case_id: str, today: date) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(title, who, path or command, body); who is PARTNER or COORDINATOR."""
+def referral(reference: str) -> dict[str, Any]:
+    """A made-up family, new for each reference (a family referred again would join its
+    open trajectory: one family, one trajectory)."""
+    family = reference.rsplit("-", 1)[-1].capitalize()
+    return {
+        "reference": reference, "referrer": "intern begeleider",
+        "members": [
+            {"ref": "moeder", "role": "parent", "name": f"Anna {family}",
+             "birth_date": "1985-03-14", "has_parental_authority": True},
+            {"ref": "kind", "role": "child", "name": f"Sam {family}",
+             "birth_date": "2014-09-02"}],
+        "reasons": [{"about": "kind", "life_domain": "education_work",
+                     "description": "veel verzuim (frequent absence)"}]}
+
+
+def steps(person: dict[str, str], today: date) -> list[tuple[str, str, dict[str, Any]]]:
+    """(title, command, body), all given by the coordinator; `person`: the referral's
+    refs -> Regie's person ids."""
     plan = {
-        "goals": [{"goal_id": "g-school", "person_id": "c-1", "life_domain": "education_work",
+        "goals": [{"goal_id": "g-school", "person_id": person["kind"],
+                   "life_domain": "education_work",
                    "description": "Sam gaat elke dag naar school",
                    "criterion": "minder dan 2 dagen verzuim per maand"}],
         "agreements": [{"agreement_id": "a-1", "action": "gesprek met mentor",
@@ -47,39 +64,28 @@ def steps(case_id: str, today: date) -> list[tuple[str, str, str, dict[str, Any]
         "evaluation_date": str(today + timedelta(days=42)),
     }
     return [
-        ("refer the family (partner: school)", PARTNER, "/v1/referrals", {
-            "case_id": case_id, "referral": {
-                "referral_id": f"school-{case_id}", "organisation": SCHOOL,
-                "referrer": "intern begeleider",
-                "members": [
-                    {"person_id": "p-1", "role": "parent", "name": "Anna de Vries",
-                     "birth_date": "1985-03-14", "has_parental_authority": True},
-                    {"person_id": "c-1", "role": "child", "name": "Sam de Vries",
-                     "birth_date": "2014-09-02"}],
-                "reasons": [{"about": "c-1", "life_domain": "education_work",
-                             "description": "veel verzuim (frequent absence)"}]}}),
-        ("intake: accepted", COORDINATOR, "record_intake", {
+        ("intake: accepted", "record_intake", {
             "outcome": "accepted", "assessments": [
                 {"life_domain": "education_work", "strengths": "betrokken moeder",
                  "problems": "schoolverzuim"}]}),
-        ("consent for help (child of 12 and parent)", COORDINATOR, "give_consent", {
-            "consent_id": "c-help", "subject_id": "c-1", "purpose": "help",
-            "given_by": ["p-1", "c-1"]}),
-        ("add a professional to the team", COORDINATOR, "add_team_member", {
+        ("consent for help (child of 12 and parent)", "give_consent", {
+            "consent_id": "c-help", "subject_id": person["kind"], "purpose": "help",
+            "given_by": [person["moeder"], person["kind"]]}),
+        ("add a professional to the team", "add_team_member", {
             "member": {"member_id": COORDINATOR, "kind": "professional",
                        "name": "Fatima El Amrani", "organisation": "wijkteam-alkmaar"}}),
-        ("the family's preference for coordinator", COORDINATOR,
+        ("the family's preference for coordinator",
          "record_family_preference", {"preferred_member_id": COORDINATOR}),
-        ("appoint the care coordinator", COORDINATOR, "appoint_coordinator", {
+        ("appoint the care coordinator", "appoint_coordinator", {
             "member_id": COORDINATOR}),
-        ("start care", COORDINATOR, "start_care", {}),
-        ("offer the family group plan", COORDINATOR, "offer_family_group_plan", {}),
-        ("the family submits its own plan", COORDINATOR, "submit_family_group_plan", {
+        ("start care", "start_care", {}),
+        ("offer the family group plan", "offer_family_group_plan", {}),
+        ("the family submits its own plan", "submit_family_group_plan", {
             "plan": plan}),
-        ("agreement done", COORDINATOR, "complete_agreement", {"agreement_id": "a-1"}),
-        ("final evaluation", COORDINATOR, "evaluate_plan", {
+        ("agreement done", "complete_agreement", {"agreement_id": "a-1"}),
+        ("final evaluation", "evaluate_plan", {
             "final": True, "results": [{"goal_id": "g-school", "progress": "achieved"}]}),
-        ("close: goals achieved; aftercare starts", COORDINATOR, "close", {
+        ("close: goals achieved; aftercare starts", "close", {
             "reason": "goals_achieved"}),
     ]
 
@@ -107,10 +113,11 @@ async def credentials(settings: Settings) -> dict[str, dict[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case-id", default=f"demo-{uuid.uuid4().hex[:6]}")
+    parser.add_argument("--reference", default=f"demo-{uuid.uuid4().hex[:6]}",
+                        help="the school's reference for the referral")
     parser.add_argument("--gateway", default="http://127.0.0.1:8080")
     args = parser.parse_args(argv)
-    case_id: str = args.case_id
+    reference: str = args.reference
     settings = Settings()
     if not settings.dev_issuer_enabled:
         print("the demo signs in with the local dev issuer, which is off here",
@@ -118,10 +125,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     headers = asyncio.run(credentials(settings))
     with httpx.Client(base_url=args.gateway, timeout=30) as http:
-        for title, who, path, body in steps(case_id, date.today()):
-            url = path if path.startswith("/") else f"/v1/trajectories/{case_id}/{path}"
-            response = http.post(url, json=body, headers={
-                **headers[who], "Idempotency-Key": f"{case_id}-{path}"})
+        referred = http.post("/v1/referrals", json=referral(reference), headers={
+            **headers[PARTNER], "Idempotency-Key": reference})
+        print(f"{referred.status_code}  refer the family (partner: school): {referred.text}")
+        if referred.status_code >= 300:
+            return 1
+        case_id: str = referred.json()["case_id"]
+        person = {m["ref"]: m["person_id"] for m in referred.json()["members"]}
+        for title, command, body in steps(person, date.today()):
+            response = http.post(f"/v1/trajectories/{case_id}/{command}", json=body,
+                                 headers={**headers[COORDINATOR],
+                                          "Idempotency-Key": f"{reference}-{command}"})
             print(f"{response.status_code}  {title}: {response.text}")
             if response.status_code >= 300:
                 return 1
