@@ -125,6 +125,12 @@ async def _family(conn: Conn, people: Sequence[PersonToMatch],
     return new_case_id(), False, tuple(open_cases)
 
 
+async def cases_of(conn: Conn, person_id: str) -> list[str]:
+    """The trajectories a person was referred in."""
+    return [r["case_id"] for r in await conn.fetch(
+        "SELECT case_id FROM case_members WHERE person_id = $1 ORDER BY case_id", person_id)]
+
+
 async def forget_person(conn: Conn, person_id: str) -> bool:
     """After erasure: the person can no longer be recognised (pseudonyms and
     memberships go with the row). A later referral makes a new person."""

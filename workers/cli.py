@@ -28,6 +28,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
 from domain.local_time import DEFAULT_TIME_ZONE, zone
 from domain.trajectory import stream_id_for
 from infra.access_log import Access, Accessor, Outcome, read_access_log, record_access
@@ -42,9 +45,11 @@ from infra.directory import (
 from infra.directory import professional as directory_professional
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
-from infra.persons import forget_person
+from infra.persons import cases_of, forget_person
 from infra.settings import Settings
+from infra.temporal import connect
 from infra.tokens import DevIssuer
+from workflows.trajectory import FamilyTrajectoryWorkflow, PersonalDataErased, workflow_id_for
 
 
 async def _with_store(settings: Settings) -> tuple[PostgresEventStore, Any]:
@@ -108,7 +113,10 @@ def confirmed(person_id: str, yes: bool) -> bool:
     return answer.strip() == person_id
 
 
-async def erase_subject(settings: Settings, person_id: str, *, yes: bool = False) -> int:
+async def erase_subject(settings: Settings, person_id: str, *, yes: bool = False,
+                        client: Client | None = None) -> int:
+    """Destroy the person's key, forget their pseudonyms, and make every running
+    trajectory that holds them start afresh from the store (`client`: for tests)."""
     if not confirmed(person_id, yes):
         print("nothing erased", file=sys.stderr)
         return 1
@@ -116,6 +124,7 @@ async def erase_subject(settings: Settings, person_id: str, *, yes: bool = False
     await _log_access(store, "erase_subject", person_id=person_id)
     erased = await store.erase_subject(person_id)
     async with store.pool.acquire() as conn:
+        cases = await cases_of(conn, person_id)
         # Nor can the person be recognised any more: a later referral is a new person.
         await forget_person(conn, person_id)
     if erased:
@@ -123,6 +132,30 @@ async def erase_subject(settings: Settings, person_id: str, *, yes: bool = False
               "pseudonyms deleted; events remain")
     else:
         print(f"personal data of {person_id} was already erased")
+    return await _restart_trajectories(settings, cases, person_id, client)
+
+
+async def _restart_trajectories(settings: Settings, cases: list[str], person_id: str,
+                                client: Client | None) -> int:
+    if not cases:
+        return 0
+    try:
+        temporal = client or await connect(settings)
+    except (RuntimeError, RPCError) as error:
+        print(f"Temporal cannot be reached ({error}): the running trajectories of "
+              f"{', '.join(cases)} still hold the data in memory until they next continue "
+              "as new; run this command again when Temporal is back", file=sys.stderr)
+        return 1
+    for case_id in cases:
+        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+        try:
+            await handle.signal(FamilyTrajectoryWorkflow.personal_data_erased,
+                                PersonalDataErased(person_id=person_id))
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # ended: its closed runs go with the namespace's retention
+        print(f"trajectory of case {case_id} starts afresh from the store")
     return 0
 
 

@@ -114,6 +114,11 @@ class StartTrajectoryInput(BaseModel):
     episode_terms: dict[str, LadderTerms] = Field(default_factory=dict)
 
 
+class PersonalDataErased(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    person_id: str
+
+
 class ReferInput(BaseModel):
     model_config = ConfigDict(frozen=True)
     command: ReferFamily
@@ -205,6 +210,9 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         # (state version, moment) at which the consequences were last recorded: the run
         # loop need not look for them again before anything changes.
         self._settled: tuple[int, datetime] | None = None
+        # Someone's personal data was erased: this run holds it in memory (and in its
+        # history), so the case starts afresh from the store, where it is gone.
+        self._start_afresh = False
         for row in COMMAND_TABLE:
             if row.update is not None:
                 workflow.set_update_handler(row.update, self._update_handler(row),
@@ -228,7 +236,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             await self._apply_due_deadlines()
             if self._state.phase is Phase.ENDED:
                 break
-            if self._history_is_long():
+            if self._history_is_long() or self._start_afresh:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(StartTrajectoryInput(
                     case_id=self._case_id, resume=True,
@@ -268,7 +276,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         timeout = None if at is None else max(at - workflow.now(), timedelta(seconds=1))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self._state.version != version or self._history_is_long(),
+                lambda: (self._state.version != version or self._history_is_long()
+                         or self._start_afresh),
                 timeout=timeout)
 
     def _require_policy(self) -> RegionPolicy:
@@ -578,6 +587,14 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             result_type=list[date], start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY)
         self._holidays = (holidays, range(first, last + 1))
+
+    @workflow.signal
+    def personal_data_erased(self, erased: PersonalDataErased) -> None:
+        """A person of this case was erased (`regie erase-subject`): continue as new, so
+        the live run no longer holds what the store no longer gives."""
+        workflow.logger.info("personal data erased; starting afresh from the store",
+                             extra={"case_id": self._case_id})
+        self._start_afresh = True
 
     @workflow.signal
     async def partner_signal(self, signal: PartnerSignal) -> None:
