@@ -59,18 +59,20 @@ from domain.access import (
     professionals_named,
     roles_on_case,
 )
+from domain.case_view import CaseView, case_view
 from domain.command_table import COMMAND_TABLE, CommandRow
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
 from domain.persons import PartnerReferral
 from domain.policy import RegionPolicy
-from domain.trajectory import Phase, TrajectoryState
+from domain.trajectory import Phase, TrajectoryState, fold, stream_id_for
 from infra.authentication import Authenticator
 from infra.database import create_pool, prepare_database
 from infra.directory import access_facts
 from infra.directory import organisation as directory_organisation
 from infra.directory import professional as directory_professional
+from infra.event_store import PostgresEventStore
 from infra.idempotency import scoped_key
 from infra.persons import PersonToMatch, match_family
 from infra.policy_file import policy_from_env
@@ -400,15 +402,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             return await access_facts(conn, named, region_policy.region)
 
     async def case_state(case_id: str) -> TrajectoryState | None:
-        """The case's state, or None when there is no such trajectory."""
-        temporal = await link.client()
-        handle = temporal.get_workflow_handle(workflow_id_for(case_id))
-        try:
-            return await handle.query(FamilyTrajectoryWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise _rpc_error(err, case_id) from err
+        """The case as its events say, or None when there is none. From the store, the
+        source of truth (written before the workflow applies it), with personal data as
+        it is now: an erased person's fields read as erased."""
+        events = await PostgresEventStore(resources.require_pool()).read_stream(
+            stream_id_for(case_id))
+        return fold(events) if events else None
 
     async def roles(case_id: str, principal: Principal
                     ) -> tuple[TrajectoryState | None, frozenset[CaseRole], DirectoryFacts]:
@@ -503,10 +502,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     async def get_trajectory(
         case_id: CaseIdPath,
         principal: Annotated[Principal, Depends(door.enter(Read.STATE.value))],
-    ) -> TrajectoryState:
+    ) -> CaseView:
         """The whole case: for its team, its intake, the managers and process director on
         its ladder, and operators. Partners read `/status`."""
-        return await readable(case_id, principal, Read.STATE)
+        return case_view(await readable(case_id, principal, Read.STATE))
 
     @app.get(
         "/v1/trajectories/{case_id}/status",

@@ -28,6 +28,12 @@ async def test_an_erased_person_leaves_the_running_trajectory(
 
     settings = Settings(database_url=database_dsn)
     assert await erase_subject(settings, parent, yes=True, client=dev_env.client) == 0
+    # What a caseworker reads comes from the store: erased at once.
+    view = await gateway.http.get(f"/v1/trajectories/{case}",
+                                  headers=gateway.professional("pro-intake"))
+    members = {m["person_id"]: m for m in view.json()["members"]}
+    assert members[parent]["name"] == {"erased": True}
+    assert "Ouder Wis" not in view.text
 
     after: TrajectoryState | None = None
     for _ in range(200):
