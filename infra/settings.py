@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         "Always off when an OIDC issuer is set.")
     dev_token_minutes: int = Field(default=60, ge=1, le=720)
 
+    temporal_retention_days: int = Field(
+        default=30, ge=1, le=60,
+        description="How long Temporal keeps closed runs (infra/retention.py): well under "
+        "the 3 months the law allows for carrying out an erasure.")
+
     # -- persons (infra/persons.py) ------------------------------------------------------
     pseudonym_secret: SecretStr | None = Field(
         default=None,

@@ -39,6 +39,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from infra.database import ensure_database, migrate_database, start_embedded_postgres
+from infra.retention import set_retention
 from infra.settings import Settings
 from infra.structured_logging import configure_logging
 from infra.temporal import connect
@@ -366,6 +367,7 @@ class Stack:
         self.temporal = await spawn("temporal", argv, dict(os.environ),
                                     stop_timeout=15.0, quiet=lambda: self.stopping)
         await self._wait_for_temporal_client()
+        await set_retention(await connect(s), s.temporal_namespace, s.temporal_retention_days)
         await self._wait_until("Temporal Web UI", lambda: http_ok(self.ui_url),
                                TEMPORAL_READY_TIMEOUT)
 

@@ -15,6 +15,7 @@ from domain.policy import RegionPolicy
 from infra.database import create_pool
 from infra.event_store import PostgresEventStore
 from infra.policy_file import policy_from_env
+from infra.retention import retention_problem
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect, workflow_runner
@@ -58,6 +59,12 @@ async def run_worker(settings: Settings) -> None:
     worker = build_worker(client, PostgresEventStore(pool), settings.task_queue, policy)
     log.info("worker_started", task_queue=settings.task_queue, region=policy.region,
              temporal=settings.effective_temporal_address)
+    problem = await retention_problem(client, settings.temporal_namespace,
+                                      settings.temporal_retention_days)
+    if problem is not None:
+        # Not fatal: the namespace may be someone else's to change. But an erased
+        # person's closed runs would outlive the legal term: say so loudly.
+        log.warning("temporal_retention_too_long", problem=problem)
     try:
         await worker.run()
     finally:
