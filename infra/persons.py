@@ -131,6 +131,15 @@ async def cases_of(conn: Conn, person_id: str) -> list[str]:
         "SELECT case_id FROM case_members WHERE person_id = $1 ORDER BY case_id", person_id)]
 
 
+async def cases_without_members(conn: Conn, case_ids: list[str]) -> list[str]:
+    """Of `case_ids`, those none of whose persons Regie still knows: every member was
+    erased, so the family's own key (free text about the whole family) goes too."""
+    remaining = {r["case_id"] for r in await conn.fetch(
+        "SELECT DISTINCT case_id FROM case_members WHERE case_id = ANY($1::text[])",
+        case_ids)}
+    return [c for c in case_ids if c not in remaining]
+
+
 async def forget_person(conn: Conn, person_id: str) -> bool:
     """After erasure: the person can no longer be recognised (pseudonyms and
     memberships go with the row). A later referral makes a new person."""

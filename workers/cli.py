@@ -31,6 +31,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.family import family_subject
 from domain.local_time import DEFAULT_TIME_ZONE, zone
 from domain.trajectory import stream_id_for
 from infra.access_log import Access, Accessor, Outcome, read_access_log, record_access
@@ -45,7 +46,7 @@ from infra.directory import (
 from infra.directory import professional as directory_professional
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
-from infra.persons import cases_of, forget_person
+from infra.persons import cases_of, cases_without_members, forget_person
 from infra.settings import Settings
 from infra.temporal import connect
 from infra.tokens import DevIssuer
@@ -127,11 +128,18 @@ async def erase_subject(settings: Settings, person_id: str, *, yes: bool = False
         cases = await cases_of(conn, person_id)
         # Nor can the person be recognised any more: a later referral is a new person.
         await forget_person(conn, person_id)
+        emptied = await cases_without_members(conn, cases)
     if erased:
         print(f"personal data of {person_id} erased: its key is destroyed and its "
               "pseudonyms deleted; events remain")
     else:
         print(f"personal data of {person_id} was already erased")
+    for case_id in emptied:
+        # The last member of the family: what was written about the family as a whole
+        # (assessments, signals, stagnation details) is about them too.
+        if await store.erase_subject(family_subject(case_id)):
+            print(f"the family of case {case_id} has no member left: its family key is "
+                  "destroyed too")
     return await _restart_trajectories(settings, cases, person_id, client)
 
 

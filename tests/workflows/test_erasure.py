@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.trajectory import TrajectoryState
@@ -54,3 +55,50 @@ async def test_an_erased_person_leaves_the_running_trajectory(
     again = await gateway.refer("erase-2", family="Wis")
     assert again.status_code == 202
     assert parent not in {m["person_id"] for m in again.json()["members"]}
+
+
+SECRETS = ("Ouder Leeg", "Kind Leeg", "ouder leeg", "1985-03-14", "2014-09-02",
+           "verzuimt veel", "zorgen over de woning", "sterk netwerk")
+
+
+async def test_nothing_of_an_erased_family_is_left_in_the_database_the_state_or_the_logs(
+        gateway: Gateway, dev_env: WorkflowEnvironment, pg_store: PostgresEventStore,
+        database_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    referred = await gateway.refer("leeg-1", family="Leeg")
+    case = referred.json()["case_id"]
+    intake = {"outcome": "accepted", "assessments": [
+        {"life_domain": "housing", "strengths": "sterk netwerk",
+         "problems": "zorgen over de woning"}]}
+    assert (await gateway.command(case, "record_intake", "pro-intake", intake)
+            ).status_code == 200
+    handle = dev_env.client.get_workflow_handle(f"trajectory-{case}")
+    first_run = (await handle.describe()).run_id
+
+    settings = Settings(database_url=database_dsn)
+    for member in referred.json()["members"]:
+        assert await erase_subject(settings, member["person_id"], yes=True,
+                                   client=dev_env.client) == 0
+    assert "family key is destroyed" in capsys.readouterr().out
+
+    # The database, every table as text (what pg_dump would print).
+    async with pg_store.pool.acquire() as conn:
+        tables = [r["table_name"] for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")]
+        rows = [await conn.fetch(f'SELECT t::text FROM "{table}" t') for table in tables]
+    dump = "\n".join(str(r[0]) for table_rows in rows for r in table_rows)
+    assert "events" in tables and "person_pseudonyms" in tables
+    assert "record_intake" in dump  # the dump is real: the access log is in it
+    assert [s for s in SECRETS if s in dump] == []
+
+    # The live state, once the run has started afresh from the store.
+    for _ in range(200):
+        if (await handle.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.05)
+    state = (await handle.query(FamilyTrajectoryWorkflow.state)).model_dump_json()
+    assert [s for s in SECRETS if s in state] == []
+
+    # The logs of all of it (structlog writes JSON lines to standard output).
+    logged = capsys.readouterr()
+    assert [s for s in SECRETS if s in logged.out + logged.err] == []
