@@ -211,7 +211,30 @@ def without_personal_data_of(model: M, subjects: frozenset[str]) -> M:
     For data that arrives after its subject was erased (a partner's signal about a family
     whose key was destroyed): the fact is kept, the personal words are not stored.
     """
-    paths = [path for path, subject in personal_values(model) if subject in subjects]
+    return _erased_at(model, [path for path, subject in personal_values(model)
+                              if subject in subjects])
+
+
+def without_personal_text(model: M) -> M:
+    """`model` with every personal *text* (names, free text about someone) read as
+    `Erased()`; personal dates stay, because rules decide with them (an age).
+
+    For what a workflow shows of itself (its query, its result): the words are in the
+    store, sealed, and read from there by whoever may see them (`domain.case_view`).
+    """
+    return _erased_at(model, [path for path, _ in personal_values(model)
+                              if isinstance(_at(model, path), str)])
+
+
+def _at(model: BaseModel, path: JsonPath) -> Any:
+    value: Any = model
+    for step in path:
+        # A model by field name; a list or tuple by position, a dict by key.
+        value = getattr(value, str(step)) if isinstance(value, BaseModel) else value[step]
+    return value
+
+
+def _erased_at(model: M, paths: list[JsonPath]) -> M:
     if not paths:
         return model
     doc: Any = model.model_dump(mode="json")

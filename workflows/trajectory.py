@@ -78,7 +78,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ladder import LadderTerms, alert_mismatch, stagnation_start, step_mismatch
     from domain.local_time import local_date, local_text
     from domain.notifications import Notification, RecipientRole
-    from domain.personal import without_personal_data_of
+    from domain.personal import without_personal_data_of, without_personal_text
     from domain.policy import RegionPolicy
     from domain.trajectory import (
         EpisodeStatus,
@@ -249,7 +249,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             await self._sleep_until_next_deadline_or_change()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("trajectory ended", extra={"case_id": self._case_id})
-        return self._state
+        # The result stays in the closed run's history until retention: no names in it.
+        return without_personal_text(self._state)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -289,7 +290,9 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
 
     @workflow.query
     def state(self) -> TrajectoryState:
-        return self._state
+        """The state the rules decide on, without names and personal free text: those are
+        read from the store by whoever may see them (`domain.case_view`)."""
+        return without_personal_text(self._state)
 
     # -- the one path of every handler: decide, append, apply, react ---------------------
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
+from domain.family import FamilyMember, LifeDomain, MemberRole, Referral, ReferralReason
 from domain.personal import (
     PERSONAL,
     Erased,
@@ -16,6 +17,7 @@ from domain.personal import (
     PersonalStr,
     may_hold_personal_data,
     personal_values,
+    without_personal_text,
 )
 
 
@@ -132,3 +134,16 @@ def test_marker_inside_a_container_is_refused() -> None:
 
     with pytest.raises(TypeError, match="PERSONAL may only mark a whole field"):
         may_hold_personal_data(Names)
+
+
+def test_without_personal_text_keeps_the_dates_rules_decide_with() -> None:
+    referral = Referral(
+        referral_id="r-1", organisation="school", referrer="ib",
+        members=(FamilyMember(person_id="p-1", role=MemberRole.CHILD, name="Kind Een",
+                              birth_date=date(2014, 9, 2)),),
+        reasons=(ReferralReason(about="p-1", life_domain=LifeDomain.HEALTH,
+                                description="zorgen"),))
+    shown = without_personal_text(referral)
+    assert shown.members[0].name == Erased() and shown.reasons[0].description == Erased()
+    assert shown.members[0].birth_date == date(2014, 9, 2)
+    assert shown.referrer == "ib"  # not personal data: left alone
