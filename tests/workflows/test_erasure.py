@@ -1,19 +1,26 @@
 """Erasure reaches the running trajectory: after `regie erase-subject`, the live run
-starts afresh from the store, and its state no longer holds the person's data."""
+starts afresh from the store, and its state no longer holds the person's data. And a
+referral that is refused leaves nothing behind."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 
 import pytest
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from domain.trajectory import TrajectoryState
 from infra.event_store import PostgresEventStore
 from infra.settings import Settings
+from tests.factories import refer_family
 from tests.workflows.gateway_support import Gateway
 from workers.cli import erase_subject
-from workflows.trajectory import FamilyTrajectoryWorkflow
+from workers.worker import build_worker
+from workflows.trajectory import FamilyTrajectoryWorkflow, ReferInput, StartTrajectoryInput
 
 
 async def test_an_erased_person_leaves_the_running_trajectory(
@@ -104,3 +111,27 @@ async def test_nothing_of_an_erased_family_is_left_in_the_database_the_state_or_
     # The logs of all of it (structlog writes JSON lines to standard output).
     logged = capsys.readouterr()
     assert [s for s in SECRETS if s in logged.out + logged.err] == []
+
+
+async def test_a_refused_first_referral_leaves_no_workflow_behind(
+        dev_env: WorkflowEnvironment, pg_store: PostgresEventStore) -> None:
+    # Update-with-start starts the workflow even when the update is refused.
+    task_queue = f"tq-{uuid.uuid4()}"
+    refused = refer_family("c-refused")
+    refused = refused.model_copy(update={"referral": refused.referral.model_copy(
+        update={"members": refused.referral.members[:1], "reasons": ()})})
+    start = WithStartWorkflowOperation(
+        FamilyTrajectoryWorkflow.run,
+        StartTrajectoryInput(case_id="c-refused", unreferred_timeout=timedelta(seconds=1)),
+        id="trajectory-c-refused", task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    async with build_worker(dev_env.client, pg_store, task_queue):
+        with pytest.raises(WorkflowUpdateFailedError):
+            await dev_env.client.execute_update_with_start_workflow(
+                FamilyTrajectoryWorkflow.refer, ReferInput(command=refused, actor="partner:x"),
+                start_workflow_operation=start)
+        handle = await start.workflow_handle()
+        # Without the time-out it would wait for ever; a minute is plenty for one second.
+        ended = await asyncio.wait_for(handle.result(), timeout=60)
+    assert ended.phase is None and ended.version == 0
+    assert await pg_store.read_stream("trajectory-c-refused") == []
