@@ -92,6 +92,12 @@ from domain.stagnation import Reported
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
 
 
+def _family(state: TrajectoryState) -> str:
+    """Whose key seals free text about the family as a whole (`AboutTheFamily`)."""
+    assert state.case_id is not None, "a command about a family needs its trajectory"
+    return family_subject(state.case_id)
+
+
 def _validate_referral(referral: Referral) -> None:
     for m in referral.members:
         if isinstance(m.name, Erased) or isinstance(m.birth_date, Erased):
@@ -184,6 +190,7 @@ def record_intake(command: RecordIntake, state: TrajectoryState,
     assert state.case_id is not None
     subject = family_subject(state.case_id)
     return [IntakeRecorded(
+        subject=subject,
         outcome=command.outcome, reason=command.reason, redirected_to=command.redirected_to,
         assessments=tuple(DomainAssessment(subject=subject, life_domain=a.life_domain,
                                            strengths=a.strengths, problems=a.problems)
@@ -290,7 +297,7 @@ def share_information(command: ShareInformation, state: TrajectoryState,
 def assign_waiting_contact(command: AssignWaitingContact, state: TrajectoryState,
                      ctx: DecisionContext) -> list[EventPayload]:
     require_phase(state, Phase.REFERRED, Phase.ACCEPTED, doing="assign a waiting contact")
-    return [WaitingContactAssigned(contact_id=command.contact_id,
+    return [WaitingContactAssigned(subject=_family(state), contact_id=command.contact_id,
                                    contact_name=command.contact_name)]
 
 
@@ -325,7 +332,8 @@ def remove_team_member(command: RemoveTeamMember, state: TrajectoryState,
     if command.member_id == state.coordinator_id:
         raise DomainError(f"{command.member_id} is the care coordinator; hand over to a new "
                           "coordinator before removing them, so the family is never without one")
-    return [TeamMemberRemoved(member_id=command.member_id, reason=command.reason)]
+    return [TeamMemberRemoved(subject=_family(state), member_id=command.member_id,
+                              reason=command.reason)]
 
 
 def record_family_preference(command: RecordFamilyPreference, state: TrajectoryState,
@@ -334,7 +342,8 @@ def record_family_preference(command: RecordFamilyPreference, state: TrajectoryS
     if command.preferred_member_id is None and not command.note:
         raise DomainError("record whom the family prefers, or a note on why it has no "
                           "preference")
-    return [FamilyPreferenceRecorded(preferred_member_id=command.preferred_member_id,
+    return [FamilyPreferenceRecorded(subject=_family(state),
+                                     preferred_member_id=command.preferred_member_id,
                                      note=command.note)]
 
 
@@ -358,7 +367,7 @@ def appoint_coordinator(command: AppointCoordinator, state: TrajectoryState,
             f"cap is {cap}; choose another coordinator, or a manager may override with a "
             "reason", code="caseload_cap")
     return [CoordinatorAppointed(
-        member_id=command.member_id, replaces=state.coordinator_id,
+        subject=_family(state), member_id=command.member_id, replaces=state.coordinator_id,
         handover_note=command.handover_note,
         family_preference_followed=(None if state.family_preference is None
                                     else state.family_preference == command.member_id),
@@ -390,7 +399,7 @@ def skip_family_group_plan(command: SkipFamilyGroupPlan, state: TrajectoryState,
         raise DomainError("skipping the family group plan offer needs a written reason "
                           "(Jeugdwet 4.1.2): explain in a sentence why this ground applies")
     return [FamilyGroupPlanSkipped(
-        ground=command.ground, reason=command.reason.strip(),
+        subject=_family(state), ground=command.ground, reason=command.reason.strip(),
         professional_plan_deadline=ctx.policy.professional_plan_deadline(ctx.now))]
 
 
@@ -528,8 +537,8 @@ def record_manager_review(command: RecordManagerReview, state: TrajectoryState,
     require_phase(state, Phase.ACCEPTED, Phase.IN_CARE, doing="record a manager's review")
     if command.manager_id == state.coordinator_id:
         raise DomainError("the review is by a manager, not by the family's own coordinator")
-    return [ManagerReviewRecorded(manager_id=command.manager_id, decision=command.decision,
-                                  note=command.note)]
+    return [ManagerReviewRecorded(subject=_family(state), manager_id=command.manager_id,
+                                  decision=command.decision, note=command.note)]
 
 
 def close_trajectory(command: CloseTrajectory, state: TrajectoryState,
@@ -587,7 +596,8 @@ def record_check_in(command: RecordCheckIn, state: TrajectoryState,
                           f"0 to {len(state.check_ins) - 1}")
     if check_in.status is CheckInStatus.DONE:
         return []
-    return [CheckInRecorded(check_in=command.check_in, by=command.by, note=command.note)]
+    return [CheckInRecorded(subject=_family(state), check_in=command.check_in, by=command.by,
+                            note=command.note)]
 
 
 def partner_signal(command: PartnerSignal, state: TrajectoryState,

@@ -186,7 +186,9 @@ def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
                                           for a in state.plan.agreements):
             raise DomainError(f"agreement id {action.agreement_id} is already in the plan")
     binding = level >= TOP_LEVEL
+    assert state.case_id is not None
     events: list[EventPayload] = [EscalationResolved(
+        subject=family_subject(state.case_id),
         episode_id=command.episode_id, level=level, by=command.by, decision=command.decision,
         follow_ups=command.follow_ups, binding=binding,
         authority=BINDING_AUTHORITY if binding else None)]

@@ -47,6 +47,17 @@ class EventPayload(Frozen):
 # -- referral and intake -------------------------------------------------------------
 
 
+class AboutTheFamily(HasPersonalData):
+    """An event with free text about the family (a reason, a note, a decision, a
+    contact's name): sealed with the family's key (`subject`:
+    domain.family.family_subject), which is destroyed when the family's last member is
+    erased. Events recorded before such text was sealed have no subject; their text
+    stays as it was written."""
+
+    personal_subject_field: ClassVar[str] = "subject"
+    subject: str | None = None
+
+
 class TrajectoryReferred(EventPayload):
     """A partner referred a family; this opened its trajectory (traject)."""
 
@@ -79,11 +90,11 @@ class DomainAssessment(Frozen, HasPersonalData):
     problems: PersonalStr
 
 
-class IntakeRecorded(EventPayload):
+class IntakeRecorded(EventPayload, AboutTheFamily):
     type: Literal["IntakeRecorded"] = "IntakeRecorded"
     outcome: IntakeOutcome
     assessments: tuple[DomainAssessment, ...] = ()
-    reason: Text | None = None
+    reason: PersonalStr | None = None
     redirected_to: Name | None = None
 
 
@@ -114,12 +125,12 @@ class InformationShared(EventPayload):
 # -- waiting ---------------------------------------------------------------------------
 
 
-class WaitingContactAssigned(EventPayload):
+class WaitingContactAssigned(EventPayload, AboutTheFamily):
     """A named contact supports the family while it waits."""
 
     type: Literal["WaitingContactAssigned"] = "WaitingContactAssigned"
     contact_id: Id
-    contact_name: Name
+    contact_name: PersonalStr
 
 
 class CareStarted(EventPayload):
@@ -134,28 +145,28 @@ class TeamMemberAdded(EventPayload):
     member: TeamMember
 
 
-class TeamMemberRemoved(EventPayload):
+class TeamMemberRemoved(EventPayload, AboutTheFamily):
     type: Literal["TeamMemberRemoved"] = "TeamMemberRemoved"
     member_id: Id
-    reason: Text
+    reason: PersonalStr
 
 
-class FamilyPreferenceRecorded(EventPayload):
+class FamilyPreferenceRecorded(EventPayload, AboutTheFamily):
     """Whom the family would like as its care coordinator."""
 
     type: Literal["FamilyPreferenceRecorded"] = "FamilyPreferenceRecorded"
     preferred_member_id: Id | None
-    note: Text | None = None
+    note: PersonalStr | None = None
 
 
-class CoordinatorAppointed(EventPayload):
+class CoordinatorAppointed(EventPayload, AboutTheFamily):
     """The one active care coordinator; `replaces` makes a handover explicit, with no
     moment without a coordinator."""
 
     type: Literal["CoordinatorAppointed"] = "CoordinatorAppointed"
     member_id: Id
     replaces: Id | None = None
-    handover_note: Text | None = None
+    handover_note: PersonalStr | None = None
     family_preference_followed: bool | None = None
     caseload_before: int
     caseload_cap: int
@@ -170,10 +181,10 @@ class FamilyGroupPlanOffered(EventPayload):
     deadline: datetime
 
 
-class FamilyGroupPlanSkipped(EventPayload):
+class FamilyGroupPlanSkipped(EventPayload, AboutTheFamily):
     type: Literal["FamilyGroupPlanSkipped"] = "FamilyGroupPlanSkipped"
     ground: SkipGround
-    reason: Text
+    reason: PersonalStr
     professional_plan_deadline: datetime
 
 
@@ -296,13 +307,13 @@ class PartnerSignalRecorded(EventPayload, HasPersonalData):
     note: str
 
 
-class ManagerReviewRecorded(EventPayload):
+class ManagerReviewRecorded(EventPayload, AboutTheFamily):
     """A manager reviewed a family that stopped cooperating (vasthoudend)."""
 
     type: Literal["ManagerReviewRecorded"] = "ManagerReviewRecorded"
     manager_id: Id
     decision: ManagerReviewDecision
-    note: Text
+    note: PersonalStr
 
 
 class TrajectoryClosed(EventPayload):
@@ -319,11 +330,11 @@ class CheckInDue(EventPayload):
     check_in: int
 
 
-class CheckInRecorded(EventPayload):
+class CheckInRecorded(EventPayload, AboutTheFamily):
     type: Literal["CheckInRecorded"] = "CheckInRecorded"
     check_in: int
     by: Id
-    note: Text
+    note: PersonalStr
 
 
 class CheckInMissed(EventPayload):
@@ -399,7 +410,7 @@ class EscalationAcknowledged(EventPayload):
     by: Id
 
 
-class EscalationResolved(EventPayload):
+class EscalationResolved(EventPayload, AboutTheFamily):
     """The assignee resolved the episode. At level 3 this is a binding decision
     (doorzettingsmacht) that binds every team member; it appears in the plan."""
 
@@ -407,10 +418,10 @@ class EscalationResolved(EventPayload):
     episode_id: Id
     level: int
     by: Id
-    decision: Text
+    decision: PersonalStr
     follow_ups: tuple[Agreement, ...] = ()
     binding: bool = False
-    authority: Text | None = None
+    authority: PersonalStr | None = None
 
 
 class EscalationClosed(EventPayload):

@@ -182,7 +182,12 @@ def personal_values(model: BaseModel, path: JsonPath = ()) -> list[tuple[JsonPat
         elif value is not None and not isinstance(value, Erased):
             # _plan refuses personal fields without a subject field.
             assert plan.subject_field is not None
-            found.append(((*path, name), str(getattr(model, plan.subject_field))))
+            subject = getattr(model, plan.subject_field)
+            if subject is None:
+                # Recorded before this kind of text was sealed (no subject then): it
+                # stays as it was written. New events always name their subject.
+                continue
+            found.append(((*path, name), str(subject)))
     return found
 
 

@@ -392,7 +392,9 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
                 s, event.episode_id, acknowledged_by=(*current.acknowledged_by, event.by))})
         case EscalationResolved():
             return s.model_copy(update={"episodes": _with_episode(
-                s, event.episode_id, status=EpisodeStatus.RESOLVED, decision=event.decision)})
+                s, event.episode_id, status=EpisodeStatus.RESOLVED,
+                # The words stay in the store (sealed with the family's key); read there.
+                decision=event.decision if isinstance(event.decision, str) else None)})
         case EscalationClosed():
             return s.model_copy(update={"episodes": _with_episode(
                 s, event.episode_id, status=EpisodeStatus.CLOSED)})

@@ -632,6 +632,9 @@ async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
             rpc_timeout=UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as err:
+        # Update-with-start starts the workflow even when the referral is refused: a new
+        # trajectory that recorded nothing is not left waiting for ever.
+        await end_if_empty(temporal, command.case_id)
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == "DomainError":
             raise DomainError(cause.message) from err
@@ -656,6 +659,21 @@ async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
              referral_id=command.referral.referral_id, organisation=principal.id)
     return ReferralAccepted(case_id=command.case_id, workflow_id=workflow_id,
                             version=result.version, recorded=result.recorded)
+
+
+async def end_if_empty(temporal: Client, case_id: str) -> bool:
+    """End the trajectory of `case_id` if it is running with nothing recorded (its
+    referral was refused); True if it was ended."""
+    handle = temporal.get_workflow_handle(workflow_id_for(case_id))
+    try:
+        state = await handle.query(FamilyTrajectoryWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        if state.version > 0:
+            return False
+        await handle.terminate(reason="its first referral was refused: nothing recorded")
+    except RPCError as err:
+        log.warning("empty_trajectory_not_ended", case_id=case_id, status=err.status.name)
+        return False
+    return True
 
 
 async def _trajectory_open(temporal: Client, case_id: str) -> bool:

@@ -112,10 +112,6 @@ class StartTrajectoryInput(BaseModel):
     # The terms each open episode was started with, carried over a continue-as-new: its
     # messages are checked with those, also when the new run reads a changed policy.
     episode_terms: dict[str, LadderTerms] = Field(default_factory=dict)
-    # A new trajectory whose referral was refused (update-with-start starts the workflow
-    # even when the update is rejected) ends after this, instead of waiting for ever with
-    # nothing in it.
-    unreferred_timeout: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
 
 
 class PersonalDataErased(BaseModel):
@@ -156,8 +152,6 @@ ONE_APPEND_PATCH = "one-append-per-step"
 # since, a message is recorded only when it matches the episode's ladder (which may fetch
 # the holidays, an activity those runs did not have).
 CHECK_MESSAGES_PATCH = "check-episode-messages"
-# Runs started before this patch wait for their referral without a time-out.
-END_UNREFERRED_PATCH = "end-unreferred"
 # The holidays fetched at once for checking deadlines: from last year on, as the
 # episode's calendar does from its start.
 CALENDAR_YEARS = 3
@@ -236,16 +230,6 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         if input.resume:
             self._state = fold(await self._read_stream(0))
         self._ready = True
-        if not input.resume and workflow.patched(END_UNREFERRED_PATCH):
-            try:
-                await workflow.wait_condition(lambda: self._state.phase is not None,
-                                              timeout=input.unreferred_timeout)
-            except TimeoutError:
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if self._state.phase is None:
-                    workflow.logger.warning("no referral was recorded; the empty trajectory "
-                                            "ends", extra={"case_id": self._case_id})
-                    return self._state
         workflow.logger.info("trajectory running", extra={
             "case_id": self._case_id, "version": self._state.version, "resumed": input.resume})
         while True:

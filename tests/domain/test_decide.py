@@ -84,7 +84,14 @@ from domain.events import (
     WrittenCopyProvided,
     WrittenCopyRequested,
 )
-from domain.family import FamilyMember, LifeDomain, MemberRole, Referral, ReferralReason
+from domain.family import (
+    FamilyMember,
+    LifeDomain,
+    MemberRole,
+    Referral,
+    ReferralReason,
+    family_subject,
+)
 from domain.personal import Erased
 from domain.plan import Agreement, FamilyPlan, Goal, GoalProgress, PlanSource, SkipGround
 from domain.policy import RegionPolicy, add_months
@@ -112,6 +119,9 @@ CLOSED_AT = datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
 
 
 # -- the story helper ------------------------------------------------------------------
+
+# Free text about the family is sealed with its key (domain.events.AboutTheFamily).
+FAMILY = family_subject("case-1")
 
 
 def apply(state: TrajectoryState, commands: list[Command], now: datetime, *,
@@ -642,7 +652,7 @@ def test_a_waiting_family_gets_a_named_contact() -> None:
     story = referred()
     assert story.do(AssignWaitingContact(actor=ACTOR, contact_id="pro-9",
                                          contact_name="Kim")) == [
-        WaitingContactAssigned(contact_id="pro-9", contact_name="Kim")]
+        WaitingContactAssigned(subject=FAMILY, contact_id="pro-9", contact_name="Kim")]
     assert story.state.waiting_contact == "pro-9"
 
 
@@ -694,7 +704,7 @@ def test_removing_a_team_member() -> None:
     story = with_coordinator()
     story.do(AddTeamMember(actor=ACTOR, member=relative()))
     assert story.do(RemoveTeamMember(actor=ACTOR, member_id="rel-1", reason="verhuisd")) == [
-        TeamMemberRemoved(member_id="rel-1", reason="verhuisd")]
+        TeamMemberRemoved(subject=FAMILY, member_id="rel-1", reason="verhuisd")]
     assert story.do(RemoveTeamMember(actor=ACTOR, member_id="rel-1", reason="verhuisd")) == []
     assert [t.member_id for t in story.state.team] == ["pro-1"]
 
@@ -708,7 +718,7 @@ def test_the_family_preference_names_someone_or_explains() -> None:
     story = accepted()
     story.refuses(RecordFamilyPreference(actor=ACTOR), "record whom the family prefers")
     assert story.do(RecordFamilyPreference(actor=ACTOR, note="geen voorkeur")) == [
-        FamilyPreferenceRecorded(preferred_member_id=None, note="geen voorkeur")]
+        FamilyPreferenceRecorded(subject=FAMILY, preferred_member_id=None, note="geen voorkeur")]
     story.do(RecordFamilyPreference(actor=ACTOR, preferred_member_id="pro-1"))
     assert story.state.family_preference == "pro-1"
 
@@ -736,6 +746,7 @@ def test_appointing_a_coordinator() -> None:
     story.do(AddTeamMember(actor=ACTOR, member=professional()))
     appoint = AppointCoordinator(actor=ACTOR, member_id="pro-1")
     assert story.do(appoint, caseload=14) == [CoordinatorAppointed(
+        subject=FAMILY,
         member_id="pro-1", caseload_before=14, caseload_cap=15)]
     assert story.state.coordinator_id == "pro-1"
     assert story.do(appoint, caseload=15) == []  # already the coordinator
@@ -861,6 +872,7 @@ def test_a_skip_starts_the_professional_plan_term() -> None:
     reason = "  Er zijn concrete bedreigingen voor de ontwikkeling.  "
     assert story.do(SkipFamilyGroupPlan(actor=ACTOR, ground=SkipGround.THREAT_TO_DEVELOPMENT,
                                         reason=reason)) == [FamilyGroupPlanSkipped(
+        subject=FAMILY,
         ground=SkipGround.THREAT_TO_DEVELOPMENT, reason=reason.strip(),
         professional_plan_deadline=CARE_AT + timedelta(weeks=6))]
     assert story.state.fgp_status is FamilyGroupPlanStatus.SKIPPED
@@ -1090,6 +1102,7 @@ def test_a_manager_review_is_not_by_the_coordinator() -> None:
     assert story.do(RecordManagerReview(actor=ACTOR, manager_id="mgr-1",
                                         decision=ManagerReviewDecision.CONTINUE,
                                         note="blijf proberen")) == [ManagerReviewRecorded(
+        subject=FAMILY,
         manager_id="mgr-1", decision=ManagerReviewDecision.CONTINUE, note="blijf proberen")]
     assert story.state.manager_review is ManagerReviewDecision.CONTINUE
 
@@ -1233,7 +1246,7 @@ def test_aftercare_check_ins_are_recorded_once() -> None:
     story = closed()
     check_in = RecordCheckIn(actor=ACTOR, check_in=0, by="pro-1", note="gaat goed")
     assert story.do(check_in, at=CLOSED_AT + timedelta(weeks=6)) == [
-        CheckInRecorded(check_in=0, by="pro-1", note="gaat goed")]
+        CheckInRecorded(subject=FAMILY, check_in=0, by="pro-1", note="gaat goed")]
     assert story.state.check_ins[0].status is CheckInStatus.DONE
     assert story.do(check_in) == []
     story.refuses(RecordCheckIn(actor=ACTOR, check_in=9, by="pro-1", note="x"),

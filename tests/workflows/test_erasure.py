@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 
 import pytest
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
@@ -19,6 +22,7 @@ from infra.settings import Settings
 from tests.factories import refer_family
 from tests.workflows.gateway_support import Gateway
 from workers.cli import erase_subject
+from workers.gateway import end_if_empty
 from workers.worker import build_worker
 from workflows.trajectory import FamilyTrajectoryWorkflow, ReferInput, StartTrajectoryInput
 
@@ -122,7 +126,7 @@ async def test_a_refused_first_referral_leaves_no_workflow_behind(
         update={"members": refused.referral.members[:1], "reasons": ()})})
     start = WithStartWorkflowOperation(
         FamilyTrajectoryWorkflow.run,
-        StartTrajectoryInput(case_id="c-refused", unreferred_timeout=timedelta(seconds=1)),
+        StartTrajectoryInput(case_id="c-refused"),
         id="trajectory-c-refused", task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
     async with build_worker(dev_env.client, pg_store, task_queue):
@@ -131,7 +135,8 @@ async def test_a_refused_first_referral_leaves_no_workflow_behind(
                 FamilyTrajectoryWorkflow.refer, ReferInput(command=refused, actor="partner:x"),
                 start_workflow_operation=start)
         handle = await start.workflow_handle()
-        # Without the time-out it would wait for ever; a minute is plenty for one second.
-        ended = await asyncio.wait_for(handle.result(), timeout=60)
-    assert ended.phase is None and ended.version == 0
+        # What the gateway does then (workers.gateway._refer).
+        assert await end_if_empty(dev_env.client, "c-refused")
+        assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+        assert not await end_if_empty(dev_env.client, "c-refused")  # once
     assert await pg_store.read_stream("trajectory-c-refused") == []
