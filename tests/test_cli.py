@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from domain.events import TrajectoryReferred
 from infra.directory import import_directory
@@ -26,11 +27,12 @@ from workers.cli import (
 
 
 async def test_timeline_lists_events_with_actor_and_erasure_reports(
-    pg_store: PostgresEventStore, database_dsn: str, capsys: pytest.CaptureFixture[str]
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     await pg_store.append("trajectory-c7", 0, [
         new_event(TrajectoryReferred(case_id="c7", referral=referral()), actor="partner:GGD")])
-    settings = Settings(database_url=database_dsn)
+    settings = Settings(database_url=database_dsn, kek=kek)
 
     assert await timeline(settings, "c7", as_json=False) == 0
     out = capsys.readouterr().out
@@ -47,9 +49,10 @@ async def test_timeline_lists_events_with_actor_and_erasure_reports(
 
 
 async def test_partner_keys_are_shown_once_and_revoked_at_once(
-    pg_store: PostgresEventStore, database_dsn: str, capsys: pytest.CaptureFixture[str]
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = Settings(database_url=database_dsn)
+    settings = Settings(database_url=database_dsn, kek=kek)
     async with pg_store.pool.acquire() as conn:
         await import_directory(conn, DIRECTORY, source="tests")
 
@@ -75,10 +78,10 @@ async def test_partner_keys_are_shown_once_and_revoked_at_once(
 
 
 async def test_dev_tokens_are_for_active_professionals_of_the_directory(
-    pg_store: PostgresEventStore, database_dsn: str, tmp_path: Path,
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr, tmp_path: Path,
     capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings(database_url=database_dsn, data_dir=tmp_path)
+    settings = Settings(database_url=database_dsn, data_dir=tmp_path, kek=kek)
     async with pg_store.pool.acquire() as conn:
         await import_directory(conn, DIRECTORY, source="tests")
     assert await token_issue(settings, "pro-coord", 10) == 0
@@ -95,9 +98,10 @@ async def test_dev_tokens_are_for_active_professionals_of_the_directory(
 
 
 async def test_audit_shows_who_read_what_including_the_clis_own_reads(
-    pg_store: PostgresEventStore, database_dsn: str, capsys: pytest.CaptureFixture[str]
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = Settings(database_url=database_dsn)
+    settings = Settings(database_url=database_dsn, kek=kek)
     await pg_store.append("trajectory-c8", 0, [
         new_event(TrajectoryReferred(case_id="c8", referral=referral()), actor="partner:x")])
     assert await timeline(settings, "c8", as_json=False) == 0
