@@ -122,6 +122,10 @@ class EnvKeyring:
         return EnvKeyring(kek, [] if previous is None else parse_keks(
             previous.get_secret_value(), "REGIE_KEK_PREVIOUS"))
 
+    @property
+    def current(self) -> Kek:
+        return self._current
+
     async def wrap(self, subject_id: str, key: bytes) -> WrappedKey:
         return wrap_with(self._current, subject_id, key)
 

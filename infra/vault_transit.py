@@ -60,9 +60,13 @@ class VaultTransit:
         if self._id_of(ciphertext) != wrapped.kek_id:
             raise KeyUnwrapError(f"the key recorded under {wrapped.kek_id} was not wrapped "
                                  "by that KEK")
-        answer = await self._call(f"decrypt/{self._key_name}", {
-            "ciphertext": ciphertext, "associated_data": _b64(subject_binding(subject_id))},
-            refused=KeyUnwrapError)
+        try:
+            answer = await self._call(f"decrypt/{self._key_name}", {
+                "ciphertext": ciphertext,
+                "associated_data": _b64(subject_binding(subject_id))}, refused=KeyUnwrapError)
+        except KeyUnwrapError as error:
+            raise KeyUnwrapError(f"the key wrapped under {wrapped.kek_id} does not open for "
+                                 f"subject {subject_id!r}: {error}") from None
         return base64.b64decode(answer["data"]["plaintext"])
 
     async def rotate(self) -> str:

@@ -39,6 +39,7 @@ from infra.event_store import PostgresEventStore
 from infra.key_wrapping import KeyWrapper
 from infra.local_kek import EnvKeyring, Kek
 from tests.identity_provider import serving_jwks
+from tests.vault_transit_server import Transit, serving_transit
 
 TEMPLATE_DB = "regie_test_template"
 
@@ -139,3 +140,10 @@ def jwks_url() -> Iterator[str]:
     """A stand-in identity provider's JWKS, served on 127.0.0.1 (tests/identity_provider)."""
     with serving_jwks() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def vault() -> Iterator[tuple[str, Transit]]:
+    """A stand-in for Vault's transit engine on 127.0.0.1 (tests/vault_transit_server)."""
+    with serving_transit() as served:
+        yield served
