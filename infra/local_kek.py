@@ -12,7 +12,6 @@ environment.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import fcntl
 import hashlib
@@ -21,12 +20,13 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import AfterValidator, SecretStr
+from pydantic import SecretStr
 
+from infra.kek_secrets import kek_bytes
 from infra.key_wrapping import KEY_BYTES, KeyUnwrapError, WrappedKey, subject_binding
 
 _NONCE_BYTES = 12
@@ -73,35 +73,6 @@ def unwrap_with(kek: Kek | None, subject_id: str, wrapped: WrappedKey) -> bytes:
 
 # -- the environment secret -----------------------------------------------------------------
 
-def parse_keks(text: str, variable: str) -> list[Kek]:
-    """Comma-separated base64 KEKs; the message names `variable`, never the value."""
-    keks: list[Kek] = []
-    for part in (p.strip() for p in text.split(",")):
-        try:
-            keks.append(Kek(base64.b64decode(part, validate=True)))
-        except (binascii.Error, ValueError):
-            raise ValueError(f"{variable} must be {KEY_BYTES} random bytes in base64 (e.g. "
-                             "`openssl rand -base64 32`)") from None
-    return keks
-
-
-def _one_kek(secret: SecretStr) -> SecretStr:
-    if len(parse_keks(secret.get_secret_value(), "REGIE_KEK")) != 1:
-        raise ValueError("REGIE_KEK holds exactly one KEK; older ones go in "
-                         "REGIE_KEK_PREVIOUS")
-    return secret
-
-
-def _some_keks(secret: SecretStr) -> SecretStr:
-    parse_keks(secret.get_secret_value(), "REGIE_KEK_PREVIOUS")
-    return secret
-
-
-# Settings types: validated when the settings load, shown as asterisks everywhere.
-KekSecret = Annotated[SecretStr, AfterValidator(_one_kek)]
-KekSecrets = Annotated[SecretStr, AfterValidator(_some_keks)]
-
-
 class EnvKeyring:
     """The KEK in `REGIE_KEK`; `REGIE_KEK_PREVIOUS` holds older ones, for unwrapping
     only, while `regie keys rotate-kek` moves every key to the new one.
@@ -118,9 +89,10 @@ class EnvKeyring:
 
     @staticmethod
     def from_secrets(current: SecretStr, previous: SecretStr | None = None) -> EnvKeyring:
-        (kek,) = parse_keks(current.get_secret_value(), "REGIE_KEK")
-        return EnvKeyring(kek, [] if previous is None else parse_keks(
-            previous.get_secret_value(), "REGIE_KEK_PREVIOUS"))
+        (kek,) = kek_bytes(current.get_secret_value(), "REGIE_KEK")
+        older = [] if previous is None else kek_bytes(previous.get_secret_value(),
+                                                      "REGIE_KEK_PREVIOUS")
+        return EnvKeyring(Kek(kek), [Kek(k) for k in older])
 
     @property
     def current(self) -> Kek:

@@ -12,7 +12,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.local_kek import KekSecret, KekSecrets
+from infra.kek_secrets import KekSecret, KekSecrets
 from infra.temporal_tls import ApiKey, TlsFile, tls_problem
 
 
