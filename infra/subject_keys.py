@@ -24,13 +24,19 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from infra.key_wrapping import KeyUnwrapError, KeyWrapper, RotatableKeyWrapper, WrappedKey
+from infra.key_wrapping import (
+    KeyUnwrapError,
+    KeyWrapper,
+    KeyWrappingError,
+    RotatableKeyWrapper,
+    WrappedKey,
+)
 from infra.personal_data import new_key
 from infra.pgtypes import Conn
 
 BATCH_SIZE = 500
 
-_COLUMNS = "subject_id, key, wrapped_key, kek_id"
+_COLUMNS = "subject_id, raw_key, wrapped_key, kek_id"
 
 
 async def keys_for_writing(conn: Conn, wrapper: KeyWrapper, subjects: Iterable[str]
@@ -78,7 +84,7 @@ async def erase(conn: Conn, subject_id: str) -> bool:
     status = await conn.fetchval(
         """INSERT INTO subject_keys (subject_id, erased_at) VALUES ($1, now())
            ON CONFLICT (subject_id) DO UPDATE
-               SET key = NULL, wrapped_key = NULL, kek_id = NULL, erased_at = now()
+               SET raw_key = NULL, wrapped_key = NULL, kek_id = NULL, erased_at = now()
            WHERE subject_keys.erased_at IS NULL
            RETURNING true""",
         subject_id)
@@ -92,7 +98,7 @@ async def wrap_raw_keys(pool: asyncpg.Pool, wrapper: KeyWrapper,
                         batch_size: int = BATCH_SIZE) -> int:
     """Wrap every key still stored raw (written before migration 0007) and clear the raw
     column; returns how many. Idempotent, and safe with other processes doing the same."""
-    return await _rewrap_where(pool, wrapper, "key IS NOT NULL", (), None, batch_size)
+    return await _rewrap_where(pool, wrapper, "raw_key IS NOT NULL", (), None, batch_size)
 
 
 async def rewrap_all(pool: asyncpg.Pool, wrapper: KeyWrapper, kek_id: str,
@@ -138,7 +144,7 @@ async def kek_usage(conn: Conn) -> list[KekUsage]:
     rows = await conn.fetch(
         """SELECT kek_id,
                   CASE WHEN wrapped_key IS NOT NULL THEN 'wrapped'
-                       WHEN key IS NOT NULL THEN 'raw' ELSE 'erased' END AS state,
+                       WHEN raw_key IS NOT NULL THEN 'raw' ELSE 'erased' END AS state,
                   count(*) AS subjects
            FROM subject_keys GROUP BY 1, 2 ORDER BY 2 DESC, 3 DESC, 1""")
     return [KekUsage(r["kek_id"], r["state"], r["subjects"]) for r in rows]
@@ -147,7 +153,7 @@ async def kek_usage(conn: Conn) -> list[KekUsage]:
 # -- internals ------------------------------------------------------------------------------
 
 # A live key not (yet) under the KEK $1: wrapped under another one, or still raw.
-_NOT_UNDER = "((wrapped_key IS NOT NULL AND kek_id <> $1) OR key IS NOT NULL)"
+_NOT_UNDER = "((wrapped_key IS NOT NULL AND kek_id <> $1) OR raw_key IS NOT NULL)"
 
 
 async def _open(wrapper: KeyWrapper, rows: Sequence[asyncpg.Record]
@@ -156,8 +162,8 @@ async def _open(wrapper: KeyWrapper, rows: Sequence[asyncpg.Record]
         if row["wrapped_key"] is not None:
             return await wrapper.unwrap(row["subject_id"], WrappedKey(
                 row["kek_id"], bytes(row["wrapped_key"])))
-        if row["key"] is not None:  # not yet wrapped (before start-up wrapping ran)
-            return bytes(row["key"])
+        if row["raw_key"] is not None:  # not yet wrapped (before start-up wrapping ran)
+            return bytes(row["raw_key"])
         return None
 
     opened = await asyncio.gather(*(one(r) for r in rows))
@@ -199,11 +205,11 @@ async def _rewrap_rows(conn: Conn, wrapper: KeyWrapper, rows: Sequence[asyncpg.R
         wrapper.wrap(subject, key) for subject, key in keys.items() if key is not None))
     if kek_id is not None and any(w.kek_id != kek_id for w in wrapped):
         # Someone rotated again meanwhile; going on would chase a moving target.
-        raise KeyUnwrapError(f"the current KEK is no longer {kek_id}: another rotation "
+        raise KeyWrappingError(f"the current KEK is no longer {kek_id}: another rotation "
                              "ran meanwhile; run `regie keys rotate-kek` again")
     subjects = [s for s, k in keys.items() if k is not None]
     await conn.execute(
-        """UPDATE subject_keys AS k SET key = NULL, wrapped_key = u.wrapped, kek_id = u.kek
+        """UPDATE subject_keys AS k SET raw_key = NULL, wrapped_key = u.wrapped, kek_id = u.kek
            FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(subject, wrapped, kek)
            WHERE k.subject_id = u.subject""",
         subjects, [w.ciphertext for w in wrapped], [w.kek_id for w in wrapped])

@@ -226,7 +226,7 @@ async def test_personal_data_is_encrypted_and_erasable(
     assert await store.read_all() == [after]
 
     async with pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT key, wrapped_key, kek_id FROM subject_keys "
+        row = await conn.fetchrow("SELECT raw_key, wrapped_key, kek_id FROM subject_keys "
                                   "WHERE subject_id = 'c-9'")
     assert row is not None and tuple(row) == (None, None, None)
     # As pg_dump would see it: no plaintext of either person, no key in any form.
@@ -291,9 +291,9 @@ async def test_person_keys_are_stored_only_wrapped(
     await store.append("trajectory-case-9", 0, [new_event(referral_of_the_el_amranis())])
 
     async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT subject_id, key, wrapped_key, kek_id FROM subject_keys")
+        rows = await conn.fetch("SELECT subject_id, raw_key, wrapped_key, kek_id FROM subject_keys")
     assert sorted(r["subject_id"] for r in rows) == ["c-9", "p-9"]
-    assert all(r["key"] is None and r["wrapped_key"] and r["kek_id"] for r in rows)
+    assert all(r["raw_key"] is None and r["wrapped_key"] and r["kek_id"] for r in rows)
     keys = await raw_keys(pool, keeper.wrapper)
     dump = await whole_database_text(pool)
     assert len(set(keys.values())) == 2

@@ -76,7 +76,11 @@ async def test_keys_stored_raw_before_the_migration_are_wrapped_at_start_up(
         for i in range(7):
             written |= await write_as_before(conn, f"old-{i}", f"p-{i}", f"c-{i}")
         await migrate(conn)  # 0007 onwards: the raw keys are still there
-        assert await conn.fetchval("SELECT count(*) FROM subject_keys WHERE key IS NOT NULL"
+        # A process of the old version, still running, fails instead of reading the
+        # wrapped keys to come as erased.
+        with pytest.raises(asyncpg.UndefinedColumnError):
+            await conn.fetch("SELECT subject_id, key FROM subject_keys")
+        assert await conn.fetchval("SELECT count(*) FROM subject_keys WHERE raw_key IS NOT NULL"
                                    ) == 14
     finally:
         await conn.close()
@@ -93,7 +97,7 @@ async def test_keys_stored_raw_before_the_migration_are_wrapped_at_start_up(
             rows = await pooled.fetch("SELECT * FROM subject_keys")
             dump = "\n".join(
                 [r["t"] for r in await pooled.fetch("SELECT k::text AS t FROM subject_keys k")])
-        assert all(r["key"] is None and r["wrapped_key"] is not None for r in rows)
+        assert all(r["raw_key"] is None and r["wrapped_key"] is not None for r in rows)
         for subject, key in written.items():
             assert key.hex() not in dump
             row = next(r for r in rows if r["subject_id"] == subject)
@@ -128,7 +132,7 @@ async def test_a_raw_key_not_yet_wrapped_still_reads_and_erases(
         assert await store.wrap_raw_keys() == 1  # p-1; c-1 has no key left to wrap
         async with pool.acquire() as pooled:
             assert await pooled.fetchval("SELECT count(*) FROM subject_keys "
-                                       "WHERE key IS NOT NULL OR kek_id IS NULL") == 1
+                                       "WHERE raw_key IS NOT NULL OR kek_id IS NULL") == 1
     finally:
         await pool.close()
 

@@ -102,7 +102,7 @@ async def test_stagnation_findings_stored_under_v1_read_as_v2(
              "key": "agreement:a:1:2025-04-15", "evidence": "agreement a:1 was due",
              "due": "2025-04-16T00:00:00Z", "subject": "", "details": None}
     async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO subject_keys (subject_id, key) VALUES ($1, $2)",
+        await conn.execute("INSERT INTO subject_keys (subject_id, raw_key) VALUES ($1, $2)",
                            subject, key)
         for version, event_id, data in ((1, uuid.uuid4(), plain), (2, reported_id, sealed)):
             await conn.execute(
