@@ -11,6 +11,7 @@ minimum decryption version is refused, a trimmed version is gone, errors come as
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import threading
@@ -69,14 +70,17 @@ class Transit:
                 found = self.keys.get(parts[1])
                 if found is None:
                     return 400, {"errors": ["encryption key not found"]}
-                _, version_text, data = str(body["ciphertext"]).split(":", 2)
-                version = int(version_text.removeprefix("v"))
+                try:
+                    _, version_text, data = str(body["ciphertext"]).split(":", 2)
+                    version = int(version_text.removeprefix("v"))
+                    raw = base64.b64decode(data, validate=True)
+                except (ValueError, binascii.Error):
+                    return 400, {"errors": ["invalid ciphertext"]}
                 if version < found.min_decryption_version:
                     return 400, {"errors": ["ciphertext or signature version is disallowed "
                                             "by policy (too old)"]}
                 if version not in found.versions:
                     return 400, {"errors": ["invalid ciphertext: key version not found"]}
-                raw = base64.b64decode(data)
                 try:
                     plaintext = AESGCM(found.versions[version]).decrypt(
                         raw[:12], raw[12:], base64.b64decode(body.get("associated_data", "")))
