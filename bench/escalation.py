@@ -87,6 +87,7 @@ from domain.team import TeamMember, TeamMemberKind
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.directory import import_directory, load_directory_file
 from infra.event_store import PostgresEventStore
+from infra.local_kek import EnvKeyring, Kek
 from infra.structured_logging import configure_logging
 from infra.temporal import PASSTHROUGH_MODULES
 from workers.worker import build_worker
@@ -492,7 +493,7 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
         client = env.client
         async with pool.acquire() as conn:
             await import_directory(conn, load_directory_file(DIRECTORY), source="bench")
-        store = PostgresEventStore(pool)
+        store = PostgresEventStore(pool, key_wrapper=EnvKeyring(Kek.generate()))
         # Every trajectory and its episode stay cached (plus the replaced episodes).
         cache = 3 * cases + 100
         print(f"{cases} cases, concurrency {args.concurrency}, workflow cache {cache}, "

@@ -62,6 +62,7 @@ from domain.events import (
 )
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.event_store import PostgresEventStore
+from infra.local_kek import EnvKeyring, Kek
 
 T = TypeVar("T")
 
@@ -305,7 +306,10 @@ async def run_trial(dsn: str, schemas: Schemas, work: Workload, trial: int,
              for name in ("store1", "storeN", "personal")}
     conns = {name: await asyncpg.connect(dsns[name]) for name in dsns}
     try:
-        stores = {name: PostgresEventStore(pool) for name, pool in pools.items()}
+        # A KEK held in this process, as with REGIE_KEK.
+        keyring = EnvKeyring(Kek.generate())
+        stores = {name: PostgresEventStore(pool, key_wrapper=keyring)
+                  for name, pool in pools.items()}
 
         n1, nn, np_ = (Workload.count(c) for c in (work.single, work.batched, work.personal))
         s, r = await pair(lambda: store_append(stores["store1"], work.single),

@@ -12,6 +12,8 @@ Guarantees, each proven by `tests/infra/test_event_store_contract.py`:
   serialised, so identity values are handed out and committed in the same order.
   Readers take no lock that conflicts with it.
 - Personal fields are sealed with a per-subject key; `erase_subject` destroys the key.
+  The keys are stored only wrapped under a KEK kept outside PostgreSQL
+  (infra/subject_keys.py, infra/key_wrapping.py).
 - Notifications passed to `append` are written to the `outbox` in the same transaction as
   the events (none if the append fails or is a retry), and wake the dispatcher
   (infra/outbox.py) through NOTIFY on `OUTBOX_NOTIFY_CHANNEL` when that commits.
@@ -31,8 +33,13 @@ from domain.event_codec import DOMAIN_CODEC, EventCodec
 from domain.events import EventMetadata, NewEvent, RecordedEvent
 from domain.notifications import Notification
 from domain.personal import JsonPath, may_hold_personal_data, personal_values
-from infra.personal_data import SEALED, new_key, seal, sealed_subjects, unseal
+from infra import subject_keys
+from infra.key_wrapping import KeyWrapper
+from infra.personal_data import SEALED, seal, sealed_subjects, unseal
 from infra.pgtypes import Conn
+from infra.structured_logging import get_logger
+
+log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "regie_events"
 # Here rather than in infra/outbox.py: the store sends it, and importing the dispatcher
@@ -196,8 +203,10 @@ def _outbox_columns(notifications: Sequence[Notification]) -> list[list[str | No
 
 
 class PostgresEventStore:
-    def __init__(self, pool: asyncpg.Pool, codec: EventCodec = DOMAIN_CODEC) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, key_wrapper: KeyWrapper,
+                 codec: EventCodec = DOMAIN_CODEC) -> None:
         self._pool = pool
+        self._key_wrapper = key_wrapper
         self._codec = codec
         self._codec_is_domain = codec is DOMAIN_CODEC
 
@@ -325,21 +334,7 @@ class PostgresEventStore:
     async def _keys_for_writing(
         self, conn: Conn, subjects: set[str]
     ) -> dict[str, bytes]:
-        wanted = sorted(subjects)
-        await conn.executemany(
-            "INSERT INTO subject_keys (subject_id, key) VALUES ($1, $2) "
-            "ON CONFLICT (subject_id) DO NOTHING",
-            [(s, new_key()) for s in wanted],
-        )
-        # FOR SHARE: an erasure that runs concurrently waits until this append commits
-        # (and then destroys the key for these events too), never the other way round.
-        rows = await conn.fetch(
-            "SELECT subject_id, key FROM subject_keys WHERE subject_id = ANY($1::text[]) "
-            "FOR SHARE",
-            wanted,
-        )
-        keys = {r["subject_id"]: r["key"] for r in rows}
-        erased = sorted(s for s, k in keys.items() if k is None)
+        keys, erased = await subject_keys.keys_for_writing(conn, self._key_wrapper, subjects)
         if erased:
             raise SubjectErasedError(
                 f"personal data of {', '.join(erased)} was erased on request; new personal "
@@ -347,7 +342,7 @@ class PostgresEventStore:
                 "fields, or register them as a new person if they gave new consent.",
                 erased,
             )
-        return {s: bytes(k) for s, k in keys.items()}
+        return keys
 
     async def _idempotent_result(
         self,
@@ -384,17 +379,12 @@ class PostgresEventStore:
         The events stay; their personal fields about this subject read as erased.
         """
         async with self._pool.acquire() as conn:
-            status = await conn.fetchval(
-                """INSERT INTO subject_keys (subject_id, key, erased_at)
-                   VALUES ($1, NULL, now())
-                   ON CONFLICT (subject_id) DO UPDATE SET key = NULL, erased_at = now()
-                   WHERE subject_keys.key IS NOT NULL
-                   RETURNING true""",
-                subject_id,
-            )
-            # Drop the dead row version that still holds the key bytes from the heap.
-            await conn.execute("VACUUM subject_keys")
-        return bool(status)
+            return await subject_keys.erase(conn, subject_id)
+
+    async def wrap_raw_keys(self) -> int:
+        """Wrap the keys stored raw before migration 0007; every process runs this at
+        start-up (`open_event_store`). Returns how many it wrapped."""
+        return await subject_keys.wrap_raw_keys(self._pool, self._key_wrapper)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -435,13 +425,9 @@ class PostgresEventStore:
                 doc = json.loads(row["data"])
                 sealed_docs[i] = doc
                 subjects |= sealed_subjects(doc)
-        keys: dict[str, bytes | None] = {}
-        if subjects:
-            for r in await conn.fetch(
-                "SELECT subject_id, key FROM subject_keys WHERE subject_id = ANY($1::text[])",
-                sorted(subjects),
-            ):
-                keys[r["subject_id"]] = None if r["key"] is None else bytes(r["key"])
+        # Unwrapped for this call only: never kept between operations, never logged.
+        keys = (await subject_keys.keys_for_reading(conn, self._key_wrapper, subjects)
+                if subjects else {})
         out: list[RecordedEvent] = []
         codec = self._codec
         validate = RecordedEvent.model_validate if self._codec_is_domain else None
@@ -480,6 +466,16 @@ class PostgresEventStore:
             # codec (other event types) must not do: that one constructs.
             out.append(validate(fields) if validate is not None else construct(**fields))
         return out
+
+
+async def open_event_store(pool: asyncpg.Pool, key_wrapper: KeyWrapper) -> PostgresEventStore:
+    """The store as a process starts it: keys written before key wrapping existed are
+    wrapped first, so none stays raw beside the ciphertext for longer than a start-up."""
+    store = PostgresEventStore(pool, key_wrapper=key_wrapper)
+    wrapped = await store.wrap_raw_keys()
+    if wrapped:
+        log.info("subject_keys_wrapped", count=wrapped)
+    return store
 
 
 def _same_content(new: Any, old: Any) -> bool:

@@ -12,6 +12,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.kek_secrets import KekSecret, KekSecrets
 from infra.local_secrets import local_secret
 from infra.temporal_tls import ApiKey, TlsFile, tls_problem
 
@@ -156,3 +157,36 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    # -- person keys: the key-encryption key (KEK) that wraps them (infra/key_wrapping.py)
+    # Vault transit when REGIE_VAULT_ADDR is set, else the secret in REGIE_KEK, else a
+    # keyring file under the data dir (the local stack). Secrets never print: their repr
+    # and str are asterisks, and a validation error names the variable only.
+    kek: KekSecret | None = Field(
+        default=None,
+        description="The KEK, 32 random bytes in base64 (`openssl rand -base64 32`). "
+        "Unset: Vault transit, or the keyring file under the data dir.")
+    kek_previous: KekSecrets | None = Field(
+        default=None,
+        description="Older KEKs (comma-separated base64), kept to unwrap while "
+        "`regie keys rotate-kek` moves every key to REGIE_KEK; remove them afterwards.")
+    vault_addr: str | None = Field(
+        default=None, pattern=r"^https?://",
+        description="Vault's address, e.g. https://vault.internal:8200; wraps the person "
+        "keys with its transit engine.")
+    vault_token: SecretStr | None = Field(
+        default=None, description="The Vault token (never logged).")
+    vault_transit_mount: str = Field(default="transit", min_length=1)
+    vault_transit_key: str = Field(default="regie-subject-keys", min_length=1)
+    vault_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kek_source(self) -> Self:
+        if (self.vault_addr is None) != (self.vault_token is None):
+            raise ValueError("REGIE_VAULT_ADDR and REGIE_VAULT_TOKEN come together")
+        if self.vault_addr is not None and (self.kek or self.kek_previous) is not None:
+            raise ValueError("REGIE_VAULT_ADDR and REGIE_KEK both name a KEK; set one")
+        if self.kek_previous is not None and self.kek is None:
+            raise ValueError("REGIE_KEK_PREVIOUS needs REGIE_KEK (the KEK to move to)")
+        return self
+    # -- end of the key wrapping block ----------------------------------------------------

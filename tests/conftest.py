@@ -7,6 +7,7 @@ external PostgreSQL instead of the embedded one.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sys
@@ -22,6 +23,7 @@ import asyncpg
 # depth mismatch") after the Temporal sandbox has run.
 import hypothesis  # noqa: F401
 import pytest
+from pydantic import SecretStr
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,7 +36,10 @@ from infra.database import (
     with_database,
 )
 from infra.event_store import PostgresEventStore
+from infra.key_wrapping import KeyWrapper
+from infra.local_kek import EnvKeyring, Kek
 from tests.identity_provider import serving_jwks
+from tests.vault_transit_server import Transit, serving_transit
 
 TEMPLATE_DB = "regie_test_template"
 
@@ -92,8 +97,20 @@ async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def pg_store(pool: asyncpg.Pool) -> PostgresEventStore:
-    return PostgresEventStore(pool)
+def kek() -> SecretStr:
+    """A KEK of this test alone, as `REGIE_KEK` holds it (pass it to `Settings(kek=...)`
+    where the code under test builds its own store)."""
+    return SecretStr(base64.b64encode(Kek.generate().secret).decode())
+
+
+@pytest.fixture
+def key_wrapper(kek: SecretStr) -> KeyWrapper:
+    return EnvKeyring.from_secrets(kek)
+
+
+@pytest.fixture
+def pg_store(pool: asyncpg.Pool, key_wrapper: KeyWrapper) -> PostgresEventStore:
+    return PostgresEventStore(pool, key_wrapper=key_wrapper)
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +140,10 @@ def jwks_url() -> Iterator[str]:
     """A stand-in identity provider's JWKS, served on 127.0.0.1 (tests/identity_provider)."""
     with serving_jwks() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def vault() -> Iterator[tuple[str, Transit]]:
+    """A stand-in for Vault's transit engine on 127.0.0.1 (tests/vault_transit_server)."""
+    with serving_transit() as served:
+        yield served

@@ -11,6 +11,8 @@
     regie partner key list [ORG]  keys, with when they were created and last used
     regie token issue --as ID     a short-lived token for a professional (local stack only)
     regie audit --case ID | --principal ID | --since DATE   the access log (NEN 7513)
+    regie keys status             the KEKs the person keys are wrapped under, with counts
+    regie keys rotate-kek [--destroy-old]   a new KEK; every person key re-wrapped under it
 
 Without REGIE_DATABASE_URL it uses the embedded PostgreSQL under the data dir. Reading
 case data here is recorded in the access log too, under the operating system user.
@@ -44,10 +46,13 @@ from infra.directory import (
     read_directory,
 )
 from infra.directory import professional as directory_professional
-from infra.event_store import PostgresEventStore
+from infra.event_store import PostgresEventStore, open_event_store
+from infra.key_wrapping import KeyWrappingError, key_wrapper_for
+from infra.local_kek import EnvKeyring
 from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
 from infra.persons import cases_of, cases_without_members, forget_person
 from infra.settings import Settings
+from infra.subject_keys import destroy_other_keks, kek_usage, rewrap_all
 from infra.temporal import connect
 from infra.tokens import DevIssuer
 from workflows.trajectory import FamilyTrajectoryWorkflow, PersonalDataErased, workflow_id_for
@@ -56,7 +61,9 @@ from workflows.trajectory import FamilyTrajectoryWorkflow, PersonalDataErased, w
 async def _with_store(settings: Settings) -> tuple[PostgresEventStore, Any]:
     dsn, server = await prepare_database(settings.database_url, settings.data_dir,
                                          settings.database_name)
-    return PostgresEventStore(await create_pool(dsn, max_size=2)), server
+    # Like every process at start-up: keys stored raw before key wrapping get wrapped.
+    return await open_event_store(await create_pool(dsn, max_size=2),
+                                  key_wrapper_for(settings)), server
 
 
 async def _log_access(store: PostgresEventStore, action: str, *, case_id: str | None = None,
@@ -311,6 +318,73 @@ async def audit(settings: Settings, case_id: str | None, principal_id: str | Non
     return 0
 
 
+async def keys_status(settings: Settings) -> int:
+    # Reports without changing anything: raw keys stay visible here until a process
+    # starts and wraps them.
+    dsn, _server = await prepare_database(settings.database_url, settings.data_dir,
+                                          settings.database_name)
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            usage = await kek_usage(conn)
+    finally:
+        await pool.close()
+    print(f"KEK kept in: {key_wrapper_for(settings).describe()}")
+    if not usage:
+        print("no person keys yet")
+    for u in usage:
+        what = {"wrapped": f"wrapped under {u.kek_id}",
+                "raw": "raw, not yet wrapped (wrapped when a Regie process starts)",
+                "erased": "erased"}[u.state]
+        print(f"{u.subjects:>8}  {what}")
+    return 0
+
+
+async def keys_rotate_kek(settings: Settings, destroy_old: bool, batch_size: int) -> int:
+    store, _server = await _with_store(settings)
+    wrapper = key_wrapper_for(settings)
+    try:
+        kek_id = await wrapper.rotate()
+        print(f"current KEK: {kek_id} ({wrapper.describe()})")
+        count = await rewrap_all(store.pool, wrapper, kek_id, batch_size)
+        print(f"{count} person keys re-wrapped under {kek_id}")
+        if isinstance(wrapper, EnvKeyring):
+            if count == 0:
+                print("(with REGIE_KEK a rotation starts by giving every process a new "
+                      "secret in REGIE_KEK and the old one in REGIE_KEK_PREVIOUS)")
+            if destroy_old:
+                print("--destroy-old: Regie cannot destroy an environment secret. Remove "
+                      "REGIE_KEK_PREVIOUS from every process's environment and from the "
+                      "secret store, then restart them.", file=sys.stderr)
+                return 1
+            return 0
+        if destroy_old:
+            destroyed, late = await destroy_other_keks(store.pool, wrapper, kek_id,
+                                                       batch_size)
+            if late:
+                print(f"{late} more person keys re-wrapped (made under the old KEK while "
+                      "this ran)")
+            print(f"destroyed KEKs: {', '.join(destroyed) or 'none left'}; copies of keys "
+                  "wrapped under them (WAL archives, backups, dumps) can no longer be "
+                  "unwrapped")
+        else:
+            print("the old KEKs still unwrap; run again with --destroy-old to end every "
+                  "old copy of a wrapped key (WAL archives, backups)")
+    except KeyWrappingError as error:
+        print(f"rotation stopped: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await wrapper.aclose()
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regie", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -354,6 +428,16 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"YYYY-MM-DD, from midnight {DEFAULT_TIME_ZONE}")
     p.add_argument("--limit", type=int, default=1000, help="at most this many (latest)")
     p.add_argument("--json", action="store_true", help="one JSON object per access")
+    p = sub.add_parser("keys", help="the KEK that wraps the person keys")
+    key_commands = p.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser("status", help="KEK ids in use, with how many keys each")
+    r = key_commands.add_parser("rotate-kek", help="make a new KEK and re-wrap every person "
+                                "key under it")
+    r.add_argument("--destroy-old", action="store_true",
+                   help="then destroy the older KEKs (keyring file, Vault), so every old "
+                   "copy of a wrapped key in WAL archives and backups becomes unreadable")
+    r.add_argument("--batch-size", type=_positive, default=500,
+                   help="keys re-wrapped per transaction")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "timeline":
@@ -373,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":
         return asyncio.run(audit(settings, args.case_id, args.principal_id, args.since,
                                  args.json, args.limit))
+    if args.command == "keys":
+        if args.keys_command == "status":
+            return asyncio.run(keys_status(settings))
+        return asyncio.run(keys_rotate_kek(settings, args.destroy_old, args.batch_size))
     if args.command == "directory":
         if args.directory_command == "import":
             return asyncio.run(directory_import(settings, args.file))

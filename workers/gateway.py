@@ -72,8 +72,9 @@ from infra.database import create_pool, prepare_database
 from infra.directory import access_facts
 from infra.directory import organisation as directory_organisation
 from infra.directory import professional as directory_professional
-from infra.event_store import PostgresEventStore
+from infra.event_store import PostgresEventStore, open_event_store
 from infra.idempotency import scoped_key
+from infra.key_wrapping import key_wrapper_for
 from infra.persons import PersonToMatch, match_family
 from infra.policy_file import policy_from_env
 from infra.settings import Settings
@@ -326,6 +327,12 @@ class Resources:
 
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
+    store: PostgresEventStore | None = None
+
+    def require_store(self) -> PostgresEventStore:
+        if self.store is None:
+            raise RuntimeError("the gateway's event store is not open")
+        return self.store
 
     def require_pool(self) -> asyncpg.Pool:
         if self.pool is None:
@@ -339,14 +346,14 @@ class Resources:
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None,
-               pool: asyncpg.Pool | None = None, policy: RegionPolicy | None = None
+               store: PostgresEventStore | None = None, policy: RegionPolicy | None = None
                ) -> FastAPI:
     """Build the gateway. Tests pass a `client` (e.g. from a `WorkflowEnvironment`), a
-    `pool` and a `policy`; otherwise they come from the settings and the environment."""
+    `store` and a `policy`; otherwise they come from the settings and the environment."""
     settings = settings or Settings()
     region_policy = policy or policy_from_env()
     link = TemporalLink(settings, client)
-    resources = Resources(pool=pool)
+    resources = Resources(pool=None if store is None else store.pool, store=store)
     secret: list[bytes] = []
 
     def pseudonym_key() -> bytes:
@@ -359,10 +366,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         server = None
-        if resources.pool is None:
+        key_wrapper = None
+        if resources.store is None:
             dsn, server = await prepare_database(settings.database_url, settings.data_dir,
                                                  settings.database_name)
             resources.pool = await create_pool(dsn)
+            key_wrapper = key_wrapper_for(settings)
+            resources.store = await open_event_store(resources.pool, key_wrapper)
+        assert resources.pool is not None
         resources.authenticator = Authenticator(settings, resources.pool)
         try:
             await link.client()
@@ -375,8 +386,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         try:
             yield
         finally:
-            if pool is None and resources.pool is not None:
+            if store is None and resources.pool is not None:
                 await resources.pool.close()
+            if key_wrapper is not None:
+                await key_wrapper.aclose()
             del server  # the embedded server stops with its last handle
 
     app = FastAPI(
@@ -405,8 +418,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         """The case as its events say, or None when there is none. From the store, the
         source of truth (written before the workflow applies it), with personal data as
         it is now: an erased person's fields read as erased."""
-        events = await PostgresEventStore(resources.require_pool()).read_stream(
-            stream_id_for(case_id))
+        events = await resources.require_store().read_stream(stream_id_for(case_id))
         return fold(events) if events else None
 
     async def roles(case_id: str, principal: Principal

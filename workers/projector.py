@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 
 from infra.database import create_pool
-from infra.event_store import PostgresEventStore
+from infra.event_store import open_event_store
+from infra.key_wrapping import key_wrapper_for
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.subscription import CatchUpSubscription
@@ -19,7 +20,8 @@ async def run_projector(settings: Settings) -> None:
         raise SystemExit("REGIE_DATABASE_URL is not set; start the stack with "
                          "`python3 infra/bootstrap.py up`, which sets it for the projector")
     pool = await create_pool(settings.database_url)
-    store = PostgresEventStore(pool)
+    key_wrapper = key_wrapper_for(settings)
+    store = await open_event_store(pool, key_wrapper)
     subscriptions = [
         CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
     ]
@@ -28,6 +30,7 @@ async def run_projector(settings: Settings) -> None:
         await asyncio.gather(*(s.run() for s in subscriptions))
     finally:
         await pool.close()
+        await key_wrapper.aclose()
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ from activities.directory import DirectoryActivities
 from activities.event_store import EventStoreActivities
 from domain.policy import RegionPolicy
 from infra.database import create_pool
-from infra.event_store import PostgresEventStore
+from infra.event_store import PostgresEventStore, open_event_store
+from infra.key_wrapping import key_wrapper_for
 from infra.policy_file import policy_from_env
 from infra.retention import retention_problem
 from infra.settings import Settings
@@ -55,10 +56,12 @@ async def run_worker(settings: Settings) -> None:
     # A bad policy file stops the worker here, with the file's problems in the message.
     policy = policy_from_env()
     pool = await create_pool(settings.database_url)
+    key_wrapper = key_wrapper_for(settings)
+    store = await open_event_store(pool, key_wrapper)
     client = await connect(settings)
-    worker = build_worker(client, PostgresEventStore(pool), settings.task_queue, policy)
+    worker = build_worker(client, store, settings.task_queue, policy)
     log.info("worker_started", task_queue=settings.task_queue, region=policy.region,
-             temporal=settings.effective_temporal_address)
+             temporal=settings.effective_temporal_address, kek=key_wrapper.describe())
     problem = await retention_problem(client, settings.temporal_namespace,
                                       settings.temporal_retention_days)
     if problem is not None:
@@ -69,6 +72,7 @@ async def run_worker(settings: Settings) -> None:
         await worker.run()
     finally:
         await pool.close()
+        await key_wrapper.aclose()
 
 
 def main() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -16,14 +19,52 @@ from infra.event_store import (
     PostgresEventStore,
     SubjectErasedError,
 )
+from infra.key_wrapping import KeyUnwrapError, KeyWrapper, WrappedKey
+from infra.subject_keys import destroy_other_keks, rewrap_all
 from tests.factories import new_event, plain_payload, referral
+from tests.key_keepers import SELF_ROTATING, Keeper, new_wrapper
+from tests.vault_transit_server import Transit
 
 
-@pytest.fixture(params=["postgres"])
-def store(request: pytest.FixtureRequest, pg_store: PostgresEventStore) -> PostgresEventStore:
-    # One parameter per implementation; a second store joins by adding its name here.
-    assert request.param == "postgres"
-    return pg_store
+@pytest.fixture(params=SELF_ROTATING)
+async def keeper(request: pytest.FixtureRequest, tmp_path: Path,
+                 vault: tuple[str, Transit]) -> AsyncIterator[Keeper]:
+    """Where the store's KEK lives: the keyring file (local stack) or Vault transit."""
+    keeper = Keeper(request.param, new_wrapper(request.param, tmp_path, vault[0]))
+    yield keeper
+    await keeper.wrapper.aclose()
+
+
+@pytest.fixture
+def store(pool: asyncpg.Pool, keeper: Keeper) -> PostgresEventStore:
+    # The one store implementation (PostgreSQL), once per KEK keeper. Another store would
+    # join as another fixture parameter.
+    return PostgresEventStore(pool, key_wrapper=keeper.wrapper)
+
+
+async def whole_database_text(pool: asyncpg.Pool) -> str:
+    """Every row of every table as text: what a dump, a base backup or a WAL archive of
+    the database could show."""
+    async with pool.acquire() as conn:
+        tables = await conn.fetch(
+            "SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'")
+        assert len(tables) > 5
+        texts = [await conn.fetchval(f"SELECT string_agg(r::text, E'\\n') FROM {t['t']} r")
+                 for t in tables]
+    return "\n".join(t for t in texts if t)
+
+
+async def raw_keys(pool: asyncpg.Pool, wrapper: KeyWrapper) -> dict[str, bytes]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT subject_id, wrapped_key, kek_id FROM subject_keys "
+                                "WHERE wrapped_key IS NOT NULL")
+    return {r["subject_id"]: await wrapper.unwrap(r["subject_id"], WrappedKey(
+        r["kek_id"], bytes(r["wrapped_key"]))) for r in rows}
+
+
+def shows_key(dump: str, key: bytes) -> bool:
+    # bytea reads as hex in text; base64 is how JSON or a careless log would carry it.
+    return key.hex() in dump or base64.b64encode(key).decode() in dump
 
 
 async def test_append_then_read_stream_round_trips(store: PostgresEventStore) -> None:
@@ -151,22 +192,18 @@ async def test_read_all_never_skips_a_position_under_racing_writers(
 
 
 async def test_personal_data_is_encrypted_and_erasable(
-    store: PostgresEventStore, pool: asyncpg.Pool
+    store: PostgresEventStore, pool: asyncpg.Pool, keeper: Keeper
 ) -> None:
     payload = TrajectoryReferred(case_id="case-9", referral=referral(
         parent="p-9", child="c-9", parent_name="Fatima El Amrani", child_name="Yusuf El Amrani"))
     event = new_event(payload)
     await store.append("trajectory-case-9", 0, [event])
 
-    async def whole_database_text() -> str:
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT e::text AS t FROM events e UNION ALL SELECT k::text FROM subject_keys k")
-        return "\n".join(r["t"] for r in rows)
-
-    dump = await whole_database_text()
+    dump = await whole_database_text(pool)
     assert "Fatima" not in dump and "Yusuf" not in dump and "1985-03-14" not in dump
     assert "Basisschool De Linde" in dump  # non-personal data stays readable for operators
+    child_key = (await raw_keys(pool, keeper.wrapper))["c-9"]
+    assert not shows_key(dump, child_key)
 
     (read,) = await store.read_stream("trajectory-case-9")
     assert isinstance(read.payload, TrajectoryReferred)
@@ -189,10 +226,13 @@ async def test_personal_data_is_encrypted_and_erasable(
     assert await store.read_all() == [after]
 
     async with pool.acquire() as conn:
-        key = await conn.fetchval("SELECT key FROM subject_keys WHERE subject_id = 'c-9'")
-    assert key is None
-    dump = await whole_database_text()
-    assert "Yusuf" not in dump
+        row = await conn.fetchrow("SELECT raw_key, wrapped_key, kek_id FROM subject_keys "
+                                  "WHERE subject_id = 'c-9'")
+    assert row is not None and tuple(row) == (None, None, None)
+    # As pg_dump would see it: no plaintext of either person, no key in any form.
+    dump = await whole_database_text(pool)
+    assert "Yusuf" not in dump and "2014-09-02" not in dump and "Fatima" not in dump
+    assert not shows_key(dump, child_key)
 
     # A retry of the original append still counts as the same event.
     assert (await store.append("trajectory-case-9", 0, [event])).already_stored
@@ -238,3 +278,71 @@ async def test_free_text_about_the_family_is_sealed_with_the_family_key(
     assert isinstance(read.payload, PartnerSignalRecorded)
     assert read.payload.description == Erased()
     assert read.payload.organisation == "GGD"
+
+
+def referral_of_the_el_amranis() -> TrajectoryReferred:
+    return TrajectoryReferred(case_id="case-9", referral=referral(
+        parent="p-9", child="c-9", parent_name="Fatima El Amrani", child_name="Yusuf El Amrani"))
+
+
+async def test_person_keys_are_stored_only_wrapped(
+    store: PostgresEventStore, pool: asyncpg.Pool, keeper: Keeper
+) -> None:
+    await store.append("trajectory-case-9", 0, [new_event(referral_of_the_el_amranis())])
+
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT subject_id, raw_key, wrapped_key, kek_id FROM subject_keys")
+    assert sorted(r["subject_id"] for r in rows) == ["c-9", "p-9"]
+    assert all(r["raw_key"] is None and r["wrapped_key"] and r["kek_id"] for r in rows)
+    keys = await raw_keys(pool, keeper.wrapper)
+    dump = await whole_database_text(pool)
+    assert len(set(keys.values())) == 2
+    assert not any(shows_key(dump, k) for k in keys.values())
+
+
+async def test_a_wrapped_key_moved_to_another_person_does_not_unwrap(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    await store.append("trajectory-case-9", 0, [new_event(referral_of_the_el_amranis())])
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """UPDATE subject_keys AS child SET wrapped_key = parent.wrapped_key,
+                                                kek_id = parent.kek_id
+               FROM subject_keys AS parent
+               WHERE child.subject_id = 'c-9' AND parent.subject_id = 'p-9'""")
+
+    # Refused outright: the child's data neither opens with the parent's key nor reads
+    # as erased.
+    with pytest.raises(KeyUnwrapError, match="c-9"):
+        await store.read_stream("trajectory-case-9")
+
+
+async def test_after_a_kek_rotation_and_destruction_old_copies_of_keys_are_dead(
+    store: PostgresEventStore, pool: asyncpg.Pool, keeper: Keeper
+) -> None:
+    payload = referral_of_the_el_amranis()
+    await store.append("trajectory-case-9", 0, [new_event(payload)])
+    async with pool.acquire() as conn:
+        # The rows as a base backup or an archived WAL segment keeps them.
+        backup = await conn.fetch("SELECT subject_id, wrapped_key, kek_id FROM subject_keys")
+    await store.erase_subject("c-9")
+
+    new_id = await keeper.rotate()
+    assert await rewrap_all(pool, keeper.wrapper, new_id, batch_size=1) == 1  # p-9 only
+    destroyed, late = await destroy_other_keks(pool, keeper.wrapper, new_id)
+
+    assert late == 0
+    assert {r["kek_id"] for r in backup} <= set(destroyed)
+    for row in backup:  # the erased child's key too: gone for good
+        with pytest.raises(KeyUnwrapError):
+            await keeper.fresh().unwrap(row["subject_id"], WrappedKey(
+                row["kek_id"], bytes(row["wrapped_key"])))
+    (read,) = await PostgresEventStore(pool, key_wrapper=keeper.fresh()).read_stream(
+        "trajectory-case-9")
+    assert isinstance(read.payload, TrajectoryReferred)
+    parent, child = read.payload.referral.members
+    assert parent.name == "Fatima El Amrani" and child.name == Erased()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT array_agg(DISTINCT kek_id) FROM subject_keys WHERE kek_id IS NOT NULL"
+        ) == [new_id]

@@ -17,6 +17,7 @@ from domain.personal import Erased
 from domain.stagnation import AgreementOverdue, Reported
 from domain.upcasting import JsonDict, UpcasterRegistry, UpcastError
 from infra.event_store import PostgresEventStore
+from infra.key_wrapping import KeyWrapper
 from infra.personal_data import new_key, seal
 
 
@@ -43,8 +44,9 @@ CODEC = EventCodec(TypeAdapter(ContactAttempted), {"ContactAttempted": ContactAt
                    registry)
 
 
-async def test_old_schema_version_is_upcast_on_read(pool: asyncpg.Pool) -> None:
-    store = PostgresEventStore(pool, codec=CODEC)
+async def test_old_schema_version_is_upcast_on_read(pool: asyncpg.Pool,
+                                                    key_wrapper: KeyWrapper) -> None:
+    store = PostgresEventStore(pool, key_wrapper=key_wrapper, codec=CODEC)
     async with pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO events (stream_id, stream_version, event_id, event_type,
@@ -84,10 +86,11 @@ def test_an_upcaster_step_is_registered_once() -> None:
         registry.register("ContactAttempted", 1)(upcast_v1_v2)
 
 
-async def test_stagnation_findings_stored_under_v1_read_as_v2(pool: asyncpg.Pool) -> None:
+async def test_stagnation_findings_stored_under_v1_read_as_v2(
+        pool: asyncpg.Pool, key_wrapper: KeyWrapper) -> None:
     """Rows written before findings were typed: one plain (an agreement id with ':'), one
     with a reported stagnation's words sealed with the family's key, as v1 sealed them."""
-    store = PostgresEventStore(pool)  # the domain's own codec and upcasters
+    store = PostgresEventStore(pool, key_wrapper=key_wrapper)  # the domain's codec, upcasters
     subject = "family:case-v1"
     key = new_key()
     reported_id = uuid.uuid4()
@@ -99,7 +102,7 @@ async def test_stagnation_findings_stored_under_v1_read_as_v2(pool: asyncpg.Pool
              "key": "agreement:a:1:2025-04-15", "evidence": "agreement a:1 was due",
              "due": "2025-04-16T00:00:00Z", "subject": "", "details": None}
     async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO subject_keys (subject_id, key) VALUES ($1, $2)",
+        await conn.execute("INSERT INTO subject_keys (subject_id, raw_key) VALUES ($1, $2)",
                            subject, key)
         for version, event_id, data in ((1, uuid.uuid4(), plain), (2, reported_id, sealed)):
             await conn.execute(

@@ -104,7 +104,7 @@ async def running_gateway(client: Client, store: PostgresEventStore, data_dir: P
         await import_directory(conn, DIRECTORY, source="tests")
         keys = {org.id: (await create_key(conn, org.id)).key
                 for org in DIRECTORY.organisations}
-    app = create_app(settings, client=client, pool=store.pool, policy=RegionPolicy())
+    app = create_app(settings, client=client, store=store, policy=RegionPolicy())
     async with build_worker(client, store, task_queue), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway"
     ) as http, app.router.lifespan_context(app):

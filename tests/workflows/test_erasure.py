@@ -8,6 +8,7 @@ import asyncio
 import uuid
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
@@ -29,7 +30,7 @@ from workflows.trajectory import FamilyTrajectoryWorkflow, ReferInput, StartTraj
 
 async def test_an_erased_person_leaves_the_running_trajectory(
         gateway: Gateway, dev_env: WorkflowEnvironment, pg_store: PostgresEventStore,
-        database_dsn: str) -> None:
+        database_dsn: str, kek: SecretStr) -> None:
     referred = await gateway.refer("erase-1", family="Wis")
     case = referred.json()["case_id"]
     parent = next(m["person_id"] for m in referred.json()["members"] if m["ref"] == "m1")
@@ -40,7 +41,7 @@ async def test_an_erased_person_leaves_the_running_trajectory(
     assert "1985-03-14" in before.model_dump_json()
     first_run = (await handle.describe()).run_id
 
-    settings = Settings(database_url=database_dsn)
+    settings = Settings(database_url=database_dsn, kek=kek)
     assert await erase_subject(settings, parent, yes=True, client=dev_env.client) == 0
     # What a caseworker reads comes from the store: erased at once.
     view = await gateway.http.get(f"/v1/trajectories/{case}",
@@ -76,7 +77,7 @@ SECRETS = ("Ouder Leeg", "Kind Leeg", "ouder leeg", "1985-03-14", "2014-09-02",
 
 async def test_nothing_of_an_erased_family_is_left_in_the_database_the_state_or_the_logs(
         gateway: Gateway, dev_env: WorkflowEnvironment, pg_store: PostgresEventStore,
-        database_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+        database_dsn: str, kek: SecretStr, capsys: pytest.CaptureFixture[str]) -> None:
     referred = await gateway.refer("leeg-1", family="Leeg")
     case = referred.json()["case_id"]
     intake = {"outcome": "accepted", "assessments": [
@@ -87,7 +88,7 @@ async def test_nothing_of_an_erased_family_is_left_in_the_database_the_state_or_
     handle = dev_env.client.get_workflow_handle(f"trajectory-{case}")
     first_run = (await handle.describe()).run_id
 
-    settings = Settings(database_url=database_dsn)
+    settings = Settings(database_url=database_dsn, kek=kek)
     for member in referred.json()["members"]:
         assert await erase_subject(settings, member["person_id"], yes=True,
                                    client=dev_env.client) == 0
