@@ -135,11 +135,11 @@ def _validate_plan(plan: FamilyPlan, state: TrajectoryState, today: date) -> Non
         raise DomainError("each goal needs its own goal_id")
     for agreement in plan.agreements:
         if agreement.owner is None:
-            raise DomainError(f"agreement {agreement.agreement_id} ({agreement.action!r}) "
-                              "needs an owner: who does it?")
+            raise DomainError(f"agreement {agreement.agreement_id} needs an owner: who "
+                              "does it?")
         if agreement.due is None:
-            raise DomainError(f"agreement {agreement.agreement_id} ({agreement.action!r}) "
-                              "needs a due date: by when?")
+            raise DomainError(f"agreement {agreement.agreement_id} needs a due date: by "
+                              "when?")
         if state.team_member(agreement.owner) is None and state.member(agreement.owner) is None:
             raise DomainError(f"agreement {agreement.agreement_id}: owner {agreement.owner} is "
                               "neither a team member nor a family member; add them first")

@@ -227,8 +227,9 @@ class AgreementOverdue(About):
         if not _planning(state) or state.plan is None:
             return []
         return [Firing(cls(agreement_id=a.agreement_id, due=a.due), a.due,
-                       f"agreement {a.agreement_id} ({a.action}) by {a.owner} was due "
-                       f"on {a.due}")
+                       # Ids and dates only: the evidence is not sealed, the action's
+                       # words about the family stay in the plan.
+                       f"agreement {a.agreement_id} by {a.owner} was due on {a.due}")
                 for a in state.plan.agreements
                 if a.due is not None and a.agreement_id not in state.completed_agreements]
 
