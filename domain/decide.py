@@ -418,7 +418,8 @@ def submit_family_group_plan(command: SubmitFamilyGroupPlan, state: TrajectorySt
                           f"it is {state.fgp_status.value}")
     _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1,
-                        source=PlanSource.FAMILY_GROUP_PLAN, plan=command.plan)]
+                        source=PlanSource.FAMILY_GROUP_PLAN,
+                        plan=command.plan.about_the_family(_family(state)))]
 
 
 def adopt_plan(command: AdoptPlan, state: TrajectoryState,
@@ -434,7 +435,7 @@ def adopt_plan(command: AdoptPlan, state: TrajectoryState,
                           "it, or record that the family will not make one")
     _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1, source=PlanSource.PROFESSIONAL,
-                        plan=command.plan)]
+                        plan=command.plan.about_the_family(_family(state)))]
 
 
 def adjust_plan(command: AdjustPlan, state: TrajectoryState,
@@ -446,7 +447,7 @@ def adjust_plan(command: AdjustPlan, state: TrajectoryState,
         raise DomainError("a plan is adjusted after an evaluation; evaluate it first")
     _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1, source=PlanSource.ADJUSTMENT,
-                        plan=command.plan)]
+                        plan=command.plan.about_the_family(_family(state)))]
 
 
 def _goal(state: TrajectoryState, goal_id: str) -> tuple[str, str]:

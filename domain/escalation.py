@@ -42,7 +42,7 @@ from domain.events import (
 from domain.family import family_subject
 from domain.model import Frozen
 from domain.notifications import RecipientRole
-from domain.plan import PlanDecision, PlanSource
+from domain.plan import PlanDecision, PlanSource, sealed_for
 from domain.stagnation import Reported
 from domain.trajectory import Episode, EpisodeStatus, TrajectoryState
 
@@ -187,10 +187,11 @@ def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
             raise DomainError(f"agreement id {action.agreement_id} is already in the plan")
     binding = level >= TOP_LEVEL
     assert state.case_id is not None
+    family = family_subject(state.case_id)
     events: list[EventPayload] = [EscalationResolved(
-        subject=family_subject(state.case_id),
+        subject=family,
         episode_id=command.episode_id, level=level, by=command.by, decision=command.decision,
-        follow_ups=command.follow_ups, binding=binding,
+        follow_ups=sealed_for(command.follow_ups, family), binding=binding,
         authority=BINDING_AUTHORITY if binding else None)]
     evaluation_date = state.plan.evaluation_date if state.plan is not None else None
     if command.next_evaluation_date is not None:
@@ -210,7 +211,8 @@ def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
             "decisions": (*state.plan.decisions, decision),
             "evaluation_date": evaluation_date})
         events.append(PlanAdopted(plan_version=state.plan_version + 1,
-                                  source=PlanSource.ESCALATION, plan=plan))
+                                  source=PlanSource.ESCALATION,
+                                  plan=plan.about_the_family(family)))
     elif command.follow_ups:
         raise DomainError("there is no plan yet for the follow-up actions to join; adopt a "
                           "plan first, or resolve without follow-ups")

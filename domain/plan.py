@@ -6,6 +6,8 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
+from pydantic.json_schema import SkipJsonSchema
+
 from domain.family import LifeDomain
 from domain.model import Frozen, Id, Name, Text
 from domain.personal import HasPersonalData, PersonalStr
@@ -28,25 +30,37 @@ class Involved(Frozen):
     role: Name
 
 
-class Agreement(Frozen):
+class Agreement(Frozen, HasPersonalData):
     """Who does what, by when. Owner and due date are optional here only so that a
-    missing one is refused by `decide` with a message instead of a schema error."""
+    missing one is refused by `decide` with a message instead of a schema error. The
+    action's words are about the family: sealed with its key (`subject`, set by the
+    rules when the plan is recorded; callers leave it out)."""
 
+    personal_subject_field: ClassVar[str] = "subject"
     agreement_id: Id
-    action: Text
+    action: PersonalStr
     owner: Id | None = None
     due: date | None = None
+    subject: SkipJsonSchema[str | None] = None
 
 
-class PlanDecision(Frozen):
+class PlanDecision(Frozen, HasPersonalData):
     """A decision from an escalation episode. A binding one (level 3, the regional
-    process director's doorzettingsmacht) binds every team member."""
+    process director's doorzettingsmacht) binds every team member. Its words are sealed
+    with the family's key, as the agreements' are."""
 
+    personal_subject_field: ClassVar[str] = "subject"
     episode_id: Id
     decided_by: Id
-    decision: Text
+    decision: PersonalStr
     binding: bool
     authority: Text | None = None
+    subject: SkipJsonSchema[str | None] = None
+
+
+def sealed_for(agreements: tuple[Agreement, ...], subject: str) -> tuple[Agreement, ...]:
+    """The agreements with the family's key named, so the store seals their words."""
+    return tuple(a.model_copy(update={"subject": subject}) for a in agreements)
 
 
 class FamilyPlan(Frozen):
@@ -55,6 +69,14 @@ class FamilyPlan(Frozen):
     agreements: tuple[Agreement, ...] = ()
     evaluation_date: date | None = None
     decisions: tuple[PlanDecision, ...] = ()
+
+    def about_the_family(self, subject: str) -> FamilyPlan:
+        """The plan as it is recorded: its agreements' and decisions' words sealed with
+        the family's key (`subject`)."""
+        return self.model_copy(update={
+            "agreements": sealed_for(self.agreements, subject),
+            "decisions": tuple(d.model_copy(update={"subject": subject})
+                               for d in self.decisions)})
 
 
 class PlanSource(StrEnum):

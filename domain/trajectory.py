@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -63,6 +64,7 @@ from domain.events import (
 )
 from domain.family import FamilyMember, Referral
 from domain.notifications import RecipientRole
+from domain.personal import HasPersonalData, PersonalStr
 from domain.plan import FamilyPlan, GoalProgress, PlanSource
 from domain.stagnation import StagnationAbout, StagnationRule
 from domain.team import TeamMember
@@ -140,11 +142,14 @@ class EpisodeStatus(StrEnum):
     CLOSED = "closed"  # its cause cleared, or the trajectory left care
 
 
-class Episode(BaseModel):
+class Episode(HasPersonalData):
     """An escalation episode as the trajectory knows it (the ladder runs in a child
     workflow; every step it takes is an event in this trajectory's stream)."""
 
     model_config = ConfigDict(frozen=True)
+    # The decision's words are about the family (`EscalationResolved` seals them).
+    personal_subject_field: ClassVar[str] = "subject"
+    subject: str | None = None
     episode_id: str
     rule: StagnationRule
     finding_refs: tuple[str, ...]
@@ -158,7 +163,7 @@ class Episode(BaseModel):
     acknowledged_by: tuple[str, ...] = ()
     reminders: int = 0
     next_reminder: datetime | None = None  # of the last region alert
-    decision: str | None = None
+    decision: PersonalStr | None = None
 
 
 class TrajectoryState(BaseModel):
@@ -392,9 +397,8 @@ def evolve(state: TrajectoryState, event: EventPayload, at: datetime) -> Traject
                 s, event.episode_id, acknowledged_by=(*current.acknowledged_by, event.by))})
         case EscalationResolved():
             return s.model_copy(update={"episodes": _with_episode(
-                s, event.episode_id, status=EpisodeStatus.RESOLVED,
-                # The words stay in the store (sealed with the family's key); read there.
-                decision=event.decision if isinstance(event.decision, str) else None)})
+                s, event.episode_id, status=EpisodeStatus.RESOLVED, decision=event.decision,
+                subject=event.subject)})
         case EscalationClosed():
             return s.model_copy(update={"episodes": _with_episode(
                 s, event.episode_id, status=EpisodeStatus.CLOSED)})

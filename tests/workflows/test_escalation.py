@@ -38,7 +38,7 @@ from domain.notifications import RecipientRole
 from domain.plan import Agreement, GoalProgress, PlanSource, SkipGround
 from domain.policy import RegionPolicy
 from domain.team import TeamMember, TeamMemberKind
-from domain.trajectory import EpisodeStatus
+from domain.trajectory import EpisodeStatus, fold
 from infra.directory import import_directory, load_directory_file
 from infra.event_store import PostgresEventStore
 from tests.workflows.support import terminate_open_workflows
@@ -128,9 +128,11 @@ async def test_overdue_evaluation_climbs_three_levels_to_a_binding_decision(
     assert "only they can resolve it now" in refusal
     follow_up = Agreement(agreement_id="bd-1", action="evaluatie inplannen binnen 2 weken",
                           owner="pro-1", due=await case.today() + timedelta(days=14))
+    episode_decision = ("De evaluatie vindt binnen twee weken plaats; alle partners "
+                        "leveren aan.")
     await case.do(ResolveEscalation(
         actor="director:pro-4", episode_id="ep-1", by="pro-4",
-        decision="De evaluatie vindt binnen twee weken plaats; alle partners leveren aan.",
+        decision=episode_decision,
         follow_ups=(follow_up,), next_evaluation_date=await case.today() + timedelta(days=21)))
 
     state = await case.state()
@@ -138,9 +140,15 @@ async def test_overdue_evaluation_climbs_three_levels_to_a_binding_decision(
     assert episode.status is EpisodeStatus.RESOLVED
     assert state.plan is not None
     assert state.plan_source is PlanSource.ESCALATION
-    assert follow_up in state.plan.agreements  # the decision binds: it is in the plan
+    # The decision binds: it is in the plan (its words sealed with the family's key, read
+    # from the store; the workflow shows ids and dates).
+    assert [(a.agreement_id, a.owner, a.due) for a in state.plan.agreements][-1] == (
+        follow_up.agreement_id, follow_up.owner, follow_up.due)
     (decision,) = state.plan.decisions
     assert decision.binding and decision.decided_by == "pro-4"
+    stored = fold(await pg_store.read_stream("trajectory-esc-1"))
+    assert stored.plan is not None and stored.plan.agreements[-1].action == follow_up.action
+    assert stored.plan.decisions[0].decision == episode_decision
     outcome = await time_skipping_env.client.get_workflow_handle_for(
         EscalationEpisodeWorkflow.run, episode_workflow_id("esc-1", "ep-1")).result()
     assert outcome.last_level == 3

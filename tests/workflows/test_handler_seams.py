@@ -96,14 +96,15 @@ async def test_a_partners_stagnation_report_and_its_episode_are_one_append(
     # One round trip to the store: the signal and all it set off in one transaction.
     referral_tx, tx1, tx2, tx3, *_ = await transactions(pool, "trajectory-seam-one-append")
     assert tx1 == tx2 == tx3 != referral_tx
-    await assert_consistent(case, pg_store)
 
     # Let the episode reach its first wait (no directory here: it tells the region), so
-    # no activity of it is cut off at teardown; the test server would keep that time lock.
+    # no activity of it is cut off at teardown (the test server would keep that time
+    # lock), and so nothing appends between reading the stream and the state below.
     async def episode_waits() -> bool:
         episode = (await case.state()).episode("ep-1")
         return episode is not None and episode.assignee_id is not None
     await until(episode_waits, "the episode recorded its first step")
+    await assert_consistent(case, pg_store)
 
 
 async def test_a_signal_after_the_familys_key_was_erased_is_recorded_without_its_words(
