@@ -11,6 +11,7 @@
     regie partner key list [ORG]  keys, with when they were created and last used
     regie token issue --as ID     a short-lived token for a professional (local stack only)
     regie audit --case ID | --principal ID | --since DATE   the access log (NEN 7513)
+    regie payload-key new [--id ID]   a new key for REGIE_PAYLOAD_KEYS (key rotation)
 
 Without REGIE_DATABASE_URL it uses the embedded PostgreSQL under the data dir. Reading
 case data here is recorded in the access log too, under the operating system user.
@@ -42,6 +43,7 @@ from infra.directory import (
 from infra.directory import professional as directory_professional
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
+from infra.payload_keys import Keyring, encode_key
 from infra.settings import Settings
 from infra.tokens import DevIssuer
 
@@ -248,6 +250,18 @@ async def audit(settings: Settings, case_id: str | None, principal_id: str | Non
     return 0
 
 
+def payload_key_new(key_id: str | None) -> int:
+    """A fresh key as a JSON entry: add it to REGIE_PAYLOAD_KEYS, then make it active with
+    REGIE_PAYLOAD_ACTIVE_KEY (README, "Encrypted payloads and the codec server")."""
+    try:
+        keyring = Keyring.generate(key_id or f"key-{date.today():%Y-%m-%d}")
+    except ValueError:
+        print("--id: 1 to 64 letters, digits, '.', '_' or '-'", file=sys.stderr)
+        return 2
+    print(json.dumps({k: encode_key(v) for k, v in keyring.keys.items()}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regie", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -290,7 +304,13 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"YYYY-MM-DD, from midnight {DEFAULT_TIME_ZONE}")
     p.add_argument("--limit", type=int, default=1000, help="at most this many (latest)")
     p.add_argument("--json", action="store_true", help="one JSON object per access")
+    p = sub.add_parser("payload-key", help="keys of the encrypted Temporal payloads")
+    payload_keys = p.add_subparsers(dest="payload_key_command", required=True)
+    k = payload_keys.add_parser("new", help="print a new key as JSON, for REGIE_PAYLOAD_KEYS")
+    k.add_argument("--id", dest="key_id", help="its key id (default key-<today>)")
     args = parser.parse_args(argv)
+    if args.command == "payload-key":
+        return payload_key_new(args.key_id)  # needs no settings: it only makes a key
     settings = Settings()
     if args.command == "timeline":
         return asyncio.run(timeline(settings, args.case_id, args.json))

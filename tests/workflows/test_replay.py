@@ -23,6 +23,7 @@ from temporalio.worker import Replayer
 from domain.events import RecordedEvent, StagnationFound
 from domain.stagnation import AgreementOverdue
 from infra.temporal import workflow_runner
+from tests.payload_keyring import suite_data_converter
 from workers.worker import WORKFLOWS
 
 ROOT = Path(__file__).parent.parent / "histories"
@@ -32,7 +33,9 @@ HISTORIES = {str(p.relative_to(ROOT).with_suffix("")): p.read_text()
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_recorded_history_replays(name: str) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+    # The codec with the suite's keyring; payloads recorded before the codec (plain
+    # JSON) pass through it unchanged.
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=suite_data_converter(),
                         workflow_runner=workflow_runner())
     history = WorkflowHistory.from_json(name, HISTORIES[name])
     await replayer.replay_workflow(history)
