@@ -1,0 +1,59 @@
+"""The local stack keeps its data dir for its owner: Temporal's sqlite file holds every
+case's history, and the dir holds the payload keyring and the dev issuer's key."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+from pathlib import Path
+
+from infra.settings import Settings
+from infra.stack import Stack, http_json, owner_only, stop_child
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_owner_only_tightens_the_data_dir_and_its_files(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    (data / "temporal.sqlite").write_text("")
+    (data / "temporal.sqlite").chmod(0o644)
+    (data / "postgres").mkdir(mode=0o700)
+    owner_only(data)
+    assert mode(data) == 0o700
+    assert mode(data / "temporal.sqlite") == 0o600
+    owner_only(tmp_path / "new")  # made when missing
+    assert mode(tmp_path / "new") == 0o700
+
+
+async def test_the_temporal_dev_server_keeps_its_files_for_their_owner_and_points_the_ui_at_the_codec(  # noqa: E501
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    settings = Settings(data_dir=data, temporal_port=free_port(),
+                        temporal_ui_port=free_port(), gateway_port=free_port())
+    stack = Stack(settings)
+    owner_only(stack.data_dir)
+    await stack._start_temporal()
+    try:
+        files = [p for p in data.iterdir() if p.name.startswith("temporal.sqlite")]
+        assert files
+        assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+        assert mode(data) == 0o700
+        ui = await http_json(f"{stack.ui_url}/api/v1/settings")
+        assert ui["Codec"]["Endpoint"] == f"http://127.0.0.1:{settings.gateway_port}/codec"
+    finally:
+        assert stack.temporal is not None
+        stack.stopping = True  # its shutdown chatter is not news
+        await stop_child(stack.temporal, asyncio.Event())
