@@ -239,9 +239,15 @@ def forget_dead_postgres_handles(pgdata: Path) -> None:
 def owner_only(data_dir: Path) -> None:
     """The data dir (0700) and the files directly in it (0600: `temporal.sqlite` and its
     journals, the payload keyring) for their owner alone, also when an earlier run or
-    another tool made them with wider modes. PostgreSQL keeps its own directory so."""
+    another tool made them with wider modes. PostgreSQL keeps its own directory so.
+
+    Run as root, the embedded PostgreSQL runs as a user of its own, which must pass
+    through the data dir to reach its folder: then the dir is 0711 (others may pass, not
+    list; the files stay 0600)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data_dir.chmod(0o700)  # mkdir's mode leaves an existing dir as it was
+    postgres = data_dir / "postgres"
+    passage = postgres.is_dir() and postgres.stat().st_uid != os.geteuid()
+    data_dir.chmod(0o711 if passage else 0o700)  # mkdir's mode spares an existing dir
     for entry in data_dir.iterdir():
         if entry.is_file() and not entry.is_symlink():
             entry.chmod(0o600)
