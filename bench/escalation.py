@@ -62,7 +62,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -88,6 +87,8 @@ from infra.database import create_pool, ensure_database, migrate_database, start
 from infra.directory import import_directory, load_directory_file
 from infra.event_store import PostgresEventStore
 from infra.local_kek import EnvKeyring, Kek
+from infra.payload_codec import data_converter
+from infra.payload_keys import Keyring
 from infra.structured_logging import configure_logging
 from infra.temporal import PASSTHROUGH_MODULES
 from workers.worker import build_worker
@@ -485,8 +486,11 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
     if not args.server_defaults:
         for key, value in RAISED_LIMITS.items():
             extra += ["--dynamic-config-value", f"{key}={value}"]
+    # Encrypted as in production (a key of this run's own): the codec's cost is part of
+    # the figures.
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_binary(),
+        data_converter=data_converter(Keyring.generate()),
         ui=False, dev_server_extra_args=extra)
     pool = await create_pool(dsn)
     try:

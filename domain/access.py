@@ -298,3 +298,11 @@ def _roles_text(roles: frozenset[CaseRole]) -> str:
     if not roles:
         return "no role"
     return " or ".join(sorted(role.value.replace("_", " ") for role in roles))
+
+
+def check_codec(principal: Principal) -> None:
+    """Decoding Temporal payloads (the codec server) shows the data of every case the
+    payloads come from, without asking which: operators only."""
+    if not isinstance(principal, ProfessionalPrincipal) or not principal.operator:
+        raise AccessRefused(f"{_describe(principal)} is not an operator; only operators "
+                            "may decode or encode Temporal payloads")

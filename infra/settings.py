@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.kek_secrets import KekSecret, KekSecrets
 from infra.local_secrets import local_secret
+from infra.payload_keys import Keyring, parse_keyring
 from infra.temporal_tls import ApiKey, TlsFile, tls_problem
 
 
@@ -190,3 +191,47 @@ class Settings(BaseSettings):
             raise ValueError("REGIE_KEK_PREVIOUS needs REGIE_KEK (the KEK to move to)")
         return self
     # -- end of the key wrapping block ----------------------------------------------------
+    # -- encrypted Temporal payloads (infra/payload_codec.py, infra/payload_keys.py) -----
+    # Temporal's history holds every update, activity input and result: names, birth
+    # dates, the referral's free text. They are encrypted with the active key; older keys
+    # stay to decode what they encrypted. Unset: a keyring file under the data dir.
+    payload_keys: SecretStr | None = Field(
+        default=None,
+        description="JSON object of key id to base64 32-byte AES key, the same on every "
+        "worker and gateway. Unset: <data_dir>/payload-keys.json, made on first use. "
+        "Never logged.")
+    payload_active_key: str | None = Field(
+        default=None,
+        description="The key id that encrypts new payloads; may be left out when "
+        "payload_keys holds one key.")
+    codec_ui_origins: tuple[str, ...] = Field(
+        default=(),
+        description="Web UI origins (besides the local one) allowed to call the codec "
+        "server from a browser, e.g. https://temporal-ui.regio.example.nl.")
+
+    @model_validator(mode="after")
+    def _payload_keyring_valid(self) -> Self:
+        if self.payload_keys is None:
+            if self.payload_active_key is not None:
+                raise ValueError("REGIE_PAYLOAD_ACTIVE_KEY is set without "
+                                 "REGIE_PAYLOAD_KEYS; set both, or neither (the keyring "
+                                 "file under the data dir)")
+            return self
+        # Parsed here once, so a wrong keyring stops a process at start-up.
+        parse_keyring(self.payload_keys.get_secret_value(), self.payload_active_key)
+        return self
+
+    @property
+    def payload_keyring(self) -> Keyring | None:
+        """The configured keyring; None means the keyring file under the data dir."""
+        if self.payload_keys is None:
+            return None
+        return parse_keyring(self.payload_keys.get_secret_value(), self.payload_active_key)
+
+    @property
+    def codec_origins(self) -> tuple[str, ...]:
+        """Who may call the codec server from a browser: the local Web UI, and others."""
+        port = self.temporal_ui_port
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
+                *self.codec_ui_origins)
+    # -- end of the encrypted payloads block ---------------------------------------------

@@ -49,6 +49,9 @@ TEMPORAL_READY_TIMEOUT = 60.0
 SERVICE_READY_TIMEOUT = 60.0
 POLL_INTERVAL = 0.25
 PR_SET_PDEATHSIG = 1
+OWNER_ONLY_UMASK = 0o077
+# Where the gateway serves the codec (workers/codec_server.py) for the Web UI.
+CODEC_PATH = "/codec"
 
 
 class StackError(Exception):
@@ -62,19 +65,27 @@ def say(message: str) -> None:
 # -- child processes -----------------------------------------------------------------------
 
 
-def _death_signal_setup() -> Callable[[], None] | None:
-    """A preexec_fn that makes the kernel kill the child when the launcher dies.
+def _child_setup() -> Callable[[], None]:
+    """A preexec_fn: what the child creates is readable by its owner alone, and on Linux
+    the kernel kills the child when the launcher dies.
 
-    Without it, a launcher killed with SIGKILL (OOM killer, `kill -9`) would leave
-    Temporal holding its ports and the sqlite file, and the next start would fail.
+    Owner only (umask 077): Temporal's sqlite file holds every case's history, and the
+    data dir holds keys. The kill: without it, a launcher killed with SIGKILL (OOM
+    killer, `kill -9`) would leave Temporal holding its ports and the sqlite file, and
+    the next start would fail.
     """
     if not sys.platform.startswith("linux"):
-        return None
+
+        def owner_only_files() -> None:
+            os.umask(OWNER_ONLY_UMASK)
+
+        return owner_only_files
     # Loaded here, before fork: dlopen in the child of a threaded process can deadlock.
     libc = ctypes.CDLL(None, use_errno=True)
     parent = os.getpid()
 
     def setup() -> None:
+        os.umask(OWNER_ONLY_UMASK)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         # The launcher may have died between fork and prctl; then no signal will come.
         if os.getppid() != parent:
@@ -120,7 +131,7 @@ async def spawn(name: str, argv: list[str], env: dict[str, str], *,
         stdout=asyncio.subprocess.PIPE if piped else None,
         stderr=asyncio.subprocess.STDOUT if piped else None,
         process_group=0,
-        preexec_fn=_death_signal_setup(),
+        preexec_fn=_child_setup(),
     )
     child = Child(name, process, stop_signal, stop_timeout)
     if quiet is not None and process.stdout is not None:
@@ -226,6 +237,23 @@ def forget_dead_postgres_handles(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
+def owner_only(data_dir: Path) -> None:
+    """The data dir (0700) and the files directly in it (0600: `temporal.sqlite` and its
+    journals, the payload keyring) for their owner alone, also when an earlier run or
+    another tool made them with wider modes. PostgreSQL keeps its own directory so.
+
+    Run as root, the embedded PostgreSQL runs as a user of its own, which must pass
+    through the data dir to reach its folder: then the dir is 0711 (others may pass, not
+    list; the files stay 0600)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    postgres = data_dir / "postgres"
+    passage = postgres.is_dir() and postgres.stat().st_uid != os.geteuid()
+    data_dir.chmod(0o711 if passage else 0o700)  # mkdir's mode spares an existing dir
+    for entry in data_dir.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(0o600)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -282,6 +310,10 @@ class Stack:
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         return f"http://{host}:{self.settings.gateway_port}"
 
+    @property
+    def codec_url(self) -> str:
+        return self.gateway_url + CODEC_PATH
+
     def children(self) -> list[Child]:
         return [c for c in (self.temporal, self.worker, self.projector, self.dispatcher,
                             self.gateway)
@@ -308,7 +340,7 @@ class Stack:
 
     async def start(self) -> None:
         self._preflight()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        owner_only(self.data_dir)
         await self._start_database()
         self._check_not_stopped()
         if self.settings.embedded_temporal:
@@ -362,7 +394,10 @@ class Stack:
                 "--namespace", s.temporal_namespace,
                 "--log-level", "warn",
                 # No internet here, and none needed: the news feed only adds failing calls.
-                "--ui-disable-news-fetch"]
+                "--ui-disable-news-fetch",
+                # The Web UI decodes payloads through the gateway's codec server (for an
+                # operator with a session there: README, "Encrypted payloads").
+                "--ui-codec-endpoint", self.codec_url]
         say(f"starting Temporal dev server ({self.data_dir / 'temporal.sqlite'}) ...")
         self.temporal = await spawn("temporal", argv, dict(os.environ),
                                     stop_timeout=15.0, quiet=lambda: self.stopping)
@@ -370,6 +405,7 @@ class Stack:
         await set_retention(await connect(s), s.temporal_namespace, s.temporal_retention_days)
         await self._wait_until("Temporal Web UI", lambda: http_ok(self.ui_url),
                                TEMPORAL_READY_TIMEOUT)
+        owner_only(self.data_dir)  # the sqlite journals made since
 
     async def _wait_for_temporal_client(self) -> None:
         async def connects() -> bool:
@@ -439,6 +475,7 @@ class Stack:
             f"  Temporal Web UI   {self.ui_url}" if self.settings.embedded_temporal
             else "  Temporal Web UI   (external Temporal: see its own UI)",
             f"  Gateway           {self.gateway_url}   (API docs: {self.gateway_url}/docs)",
+            f"  Codec server      {self.codec_url}   (operators: {self.codec_url}/session)",
             f"  Temporal address  {self.temporal_address}  "
             f"(namespace {self.settings.temporal_namespace}, "
             f"task queue {self.settings.task_queue})",

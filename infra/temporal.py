@@ -1,16 +1,17 @@
-"""The Temporal client, always with the pydantic data converter, and over TLS (with a
-client certificate and/or an API key) when the settings ask for it."""
+"""The Temporal client, always with the pydantic data converter and the payload codec
+(`infra.payload_codec`: payloads encrypted with the keyring's active key), and over TLS
+(with a client certificate and/or an API key) when the settings ask for it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from infra.payload_codec import data_converter_for
 from infra.settings import Settings
 
 # Domain models are pure and deterministic; passing them through the sandbox keeps one
@@ -18,7 +19,11 @@ from infra.settings import Settings
 # `domain.local_time` the real `zoneinfo.ZoneInfo`: imported inside the sandbox it would
 # get a restricted proxy, which datetime refuses as a tzinfo (passing `zoneinfo` itself
 # through does not lift that restriction).
-PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
+# `cryptography` (the payload codec's AES-GCM, imported with this module): no workflow
+# uses it, and its compiled extension cannot be loaded a second time inside the sandbox
+# when a workflow module imports this one.
+PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types",
+                       "cryptography")
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ async def connect(settings: Settings) -> Client:
         namespace=options.namespace,
         tls=options.tls,
         api_key=options.api_key,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter_for(settings),
     )
 
 

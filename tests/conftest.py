@@ -24,7 +24,6 @@ import asyncpg
 import hypothesis  # noqa: F401
 import pytest
 from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from infra.database import (
@@ -39,6 +38,7 @@ from infra.event_store import PostgresEventStore
 from infra.key_wrapping import KeyWrapper
 from infra.local_kek import EnvKeyring, Kek
 from tests.identity_provider import serving_jwks
+from tests.payload_keyring import TEST_ONLY_KEY_ID, TEST_ONLY_KEYS_JSON, suite_data_converter
 from tests.vault_transit_server import Transit, serving_transit
 
 TEMPLATE_DB = "regie_test_template"
@@ -57,6 +57,17 @@ def _binary(name: str) -> str:
 # directories: pytest keeps only the newest few of those and removes older ones, also
 # while another test session (another checkout on the same machine) is still using them.
 SUITE_DATA = Path(__file__).parent.parent / ".data" / "tests"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def payload_keyring() -> Iterator[None]:
+    """Every `Settings()` of the suite (the gateway's codec server, `connect`) has the
+    test-only keyring the test servers' clients encrypt with, and none writes a keyring
+    file into the checkout's data dir."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REGIE_PAYLOAD_KEYS", TEST_ONLY_KEYS_JSON)
+        patch.setenv("REGIE_PAYLOAD_ACTIVE_KEY", TEST_ONLY_KEY_ID)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +128,7 @@ def pg_store(pool: asyncpg.Pool, key_wrapper: KeyWrapper) -> PostgresEventStore:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=suite_data_converter(),
     )
     yield env
     await env.shutdown()
@@ -128,7 +139,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (in memory), for what the time-skipping server lacks."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=suite_data_converter(),
         ui=False,
     )
     yield env

@@ -67,6 +67,7 @@ class Visit:
     case_id: str | None
     principal: Principal | None = None
     reason: str | None = None
+    reads: bool = False  # case data leaves with the answer, whatever the method
 
 
 def visit_of(request: Request) -> Visit:
@@ -100,8 +101,14 @@ class Door:
         self._authenticator = authenticator
         self._pool = pool
 
-    def enter(self, action: str) -> Callable[..., Awaitable[Principal]]:
-        """A dependency: authenticate the caller of `action` and note the visit."""
+    def enter(self, action: str, *, session_cookie: str | None = None,
+              reads: bool = False) -> Callable[..., Awaitable[Principal]]:
+        """A dependency: authenticate the caller of `action` and note the visit.
+
+        `session_cookie`: a cookie that may carry a professional's bearer token instead
+        of the Authorization header (the codec server's, for the Web UI in a browser).
+        `reads`: the action reads case data though it is not a GET (decoding payloads),
+        so it is not answered when its access-log row cannot be written."""
 
         async def dependency(
             request: Request,
@@ -110,11 +117,15 @@ class Door:
         ) -> Principal:
             case_id = request.path_params.get("case_id")
             visit = Visit(action=action, case_id=case_id if isinstance(case_id, str)
-                          and _LOGGABLE_ID.match(case_id) else None)
+                          and _LOGGABLE_ID.match(case_id) else None, reads=reads)
             request.state.visit = visit
+            authorization = request.headers.get("Authorization")
+            if authorization is None and api_key is None and session_cookie is not None:
+                token = request.cookies.get(session_cookie)
+                authorization = f"Bearer {token}" if token else None
             try:
                 visit.principal = await self._authenticator().principal(
-                    api_key, request.headers.get("Authorization"))
+                    api_key, authorization)
             except UnauthenticatedError as error:
                 raise DoorError(status.HTTP_401_UNAUTHORIZED, "unauthenticated", str(error),
                                 headers={"WWW-Authenticate": "Bearer"}) from None
@@ -142,7 +153,7 @@ class Door:
             except (OSError, asyncpg.PostgresError) as error:
                 log.error("access_log_unwritable", request_id=request_id,
                           action=visit.action, error=type(error).__name__)
-                if request.method == "GET":
+                if request.method == "GET" or visit.reads:
                     # Fail closed: case data leaves only with its access on record.
                     response = JSONResponse(
                         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

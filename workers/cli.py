@@ -13,6 +13,7 @@
     regie audit --case ID | --principal ID | --since DATE   the access log (NEN 7513)
     regie keys status             the KEKs the person keys are wrapped under, with counts
     regie keys rotate-kek [--destroy-old]   a new KEK; every person key re-wrapped under it
+    regie payload-key new [--id ID]   a new key for REGIE_PAYLOAD_KEYS (key rotation)
 
 Without REGIE_DATABASE_URL it uses the embedded PostgreSQL under the data dir. Reading
 case data here is recorded in the access log too, under the operating system user.
@@ -50,6 +51,7 @@ from infra.event_store import PostgresEventStore, open_event_store
 from infra.key_wrapping import KeyWrappingError, key_wrapper_for
 from infra.local_kek import EnvKeyring
 from infra.partner_keys import UnknownOrganisationError, create_key, list_keys, revoke_key
+from infra.payload_keys import Keyring, encode_key
 from infra.persons import cases_of, cases_without_members, forget_person
 from infra.settings import Settings
 from infra.subject_keys import destroy_other_keks, kek_usage, rewrap_all
@@ -385,6 +387,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def payload_key_new(key_id: str | None) -> int:
+    """A fresh key as a JSON entry: add it to REGIE_PAYLOAD_KEYS, then make it active with
+    REGIE_PAYLOAD_ACTIVE_KEY (README, "Encrypted payloads and the codec server")."""
+    try:
+        keyring = Keyring.generate(key_id or f"key-{date.today():%Y-%m-%d}")
+    except ValueError:
+        print("--id: 1 to 64 letters, digits, '.', '_' or '-'", file=sys.stderr)
+        return 2
+    print(json.dumps({k: encode_key(v) for k, v in keyring.keys.items()}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regie", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -438,7 +452,13 @@ def main(argv: list[str] | None = None) -> int:
                    "copy of a wrapped key in WAL archives and backups becomes unreadable")
     r.add_argument("--batch-size", type=_positive, default=500,
                    help="keys re-wrapped per transaction")
+    p = sub.add_parser("payload-key", help="keys of the encrypted Temporal payloads")
+    payload_keys = p.add_subparsers(dest="payload_key_command", required=True)
+    k = payload_keys.add_parser("new", help="print a new key as JSON, for REGIE_PAYLOAD_KEYS")
+    k.add_argument("--id", dest="key_id", help="its key id (default key-<today>)")
     args = parser.parse_args(argv)
+    if args.command == "payload-key":
+        return payload_key_new(args.key_id)  # needs no settings: it only makes a key
     settings = Settings()
     if args.command == "timeline":
         return asyncio.run(timeline(settings, args.case_id, args.json))

@@ -81,6 +81,7 @@ from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
 from workers.access_control import Door, DoorError, note_reason, visit_of
+from workers.codec_server import mount_codec_server
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -596,6 +597,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             operation_id=f"command_{row.update}",
         )(_command_endpoint(link, door, roles, row))
 
+    # Operators decode Temporal payloads here (the Web UI, the temporal CLI).
+    mount_codec_server(app, door, settings)
     return app
 
 
