@@ -10,6 +10,7 @@ from domain.events import NewEvent, RecordedEvent
 from domain.notifications import Notification
 from infra.event_store import (
     ConcurrencyError,
+    EventDataRejectedError,
     EventIdConflictError,
     EventStore,
     SubjectErasedError,
@@ -52,8 +53,10 @@ class EventStoreActivities:
         try:
             result = await self._store.append(input.stream_id, input.expected_version,
                                               input.events, input.notifications)
-        except (ConcurrencyError, EventIdConflictError) as error:
-            # Retrying cannot fix these: the workflow must decide again, so fail at once.
+        except (ConcurrencyError, EventIdConflictError, EventDataRejectedError) as error:
+            # Retrying cannot fix these: the workflow must decide again (or refuse what
+            # the store cannot hold), so fail at once, never holding the case's lock
+            # across an endless retry.
             raise ApplicationError(str(error), type=type(error).__name__,
                                    non_retryable=True) from error
         except SubjectErasedError as error:

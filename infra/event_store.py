@@ -66,6 +66,10 @@ class EventIdConflictError(EventStoreError):
     """An event id that is already stored arrived with other content or another stream."""
 
 
+class EventDataRejectedError(EventStoreError):
+    """PostgreSQL refused the data itself (SQLSTATE class 22): a refusal, not an outage."""
+
+
 class SubjectErasedError(EventStoreError):
     """New personal data arrived for a person whose data was erased."""
 
@@ -250,6 +254,22 @@ class PostgresEventStore:
             for e in events
         ]
         versions = list(range(expected_version + 1, expected_version + 1 + len(events)))
+        try:
+            return await self._append_in_transaction(
+                stream_id, expected_version, events, notifications, ids, versions,
+                fields_per_event)
+        except asyncpg.DataError as error:
+            # Data PostgreSQL cannot hold (a NUL byte in text, ...): no retry will
+            # help. Only the kind is said, never the value.
+            raise EventDataRejectedError(
+                f"the event store refused the data ({type(error).__name__}, "
+                f"SQLSTATE {error.sqlstate})") from None
+
+    async def _append_in_transaction(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
+        notifications: Sequence[Notification], ids: list[UUID], versions: list[int],
+        fields_per_event: list[list[tuple[JsonPath, str]]],
+    ) -> AppendResult:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
             if not any(fields_per_event):

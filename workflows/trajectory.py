@@ -182,7 +182,8 @@ def _refused(error: DomainError) -> ApplicationError:
 
 
 # The store's refusals: retrying the same append cannot help, deciding again can.
-STORE_REFUSALS = ("ConcurrencyError", "EventIdConflictError", "SubjectErasedError")
+STORE_REFUSALS = ("ConcurrencyError", "EventIdConflictError", "SubjectErasedError",
+                  "EventDataRejectedError")
 
 
 class _StoreUnavailable(Exception):
@@ -346,6 +347,15 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                                 break
                             await self._catch_up()
                             continue
+                        if failure == "EventDataRejectedError":
+                            # Data the store cannot hold: refused, answered and logged;
+                            # nothing written, and the case goes on.
+                            workflow.logger.warning("refused: the store cannot hold this data",
+                                                    extra={"case_id": self._case_id})
+                            raise _refused(DomainError(
+                                "the event store cannot hold this data (for example a NUL "
+                                "character in a text); nothing was recorded",
+                                code="unstorable")) from error
                         if failure == "SubjectErasedError":
                             subjects = self._erased_subjects(error)
                             if refuse_erased or not subjects or subjects <= erased:

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.event_store import AppendEventsInput, EventStoreActivities
 from domain.events import MemberRole, PartnerSignalRecorded, TrajectoryReferred
 from domain.personal import Erased
 from infra.event_store import (
     ConcurrencyError,
+    EventDataRejectedError,
     EventIdConflictError,
     PostgresEventStore,
     SubjectErasedError,
@@ -346,3 +350,30 @@ async def test_after_a_kek_rotation_and_destruction_old_copies_of_keys_are_dead(
         assert await conn.fetchval(
             "SELECT array_agg(DISTINCT kek_id) FROM subject_keys WHERE kek_id IS NOT NULL"
         ) == [new_id]
+
+
+async def test_data_the_store_cannot_hold_is_refused_at_once_and_writes_nothing(
+        store: PostgresEventStore) -> None:
+    # A NUL character, which jsonb cannot hold. Built without validation: the gateway's
+    # models refuse it first; this is the store's own line of defence.
+    bad = plain_payload()
+    bad = bad.model_construct(**{**dict(bad), "referral": bad.referral.model_construct(
+        **{**dict(bad.referral), "referrer": "jgz\x00"})})
+    with pytest.raises(EventDataRejectedError) as refused:
+        await store.append("s-nul", 0, [new_event(bad)])
+    assert "\x00" not in str(refused.value) and "jgz" not in str(refused.value)
+    assert await store.read_stream("s-nul") == []
+    # No lock is left held: the next append to the same stream goes through.
+    assert (await store.append("s-nul", 0, [new_event()])).last_version == 1
+
+
+async def test_the_append_activity_fails_a_data_refusal_without_retrying(
+        store: PostgresEventStore) -> None:
+    bad = plain_payload()
+    bad = bad.model_construct(**{**dict(bad), "referral": bad.referral.model_construct(
+        **{**dict(bad.referral), "referrer": "jgz\x00"})})
+    activities = EventStoreActivities(store)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.append_events, AppendEventsInput(
+            stream_id="s-nul-2", expected_version=0, events=[new_event(bad)]))
+    assert (refused.value.type, refused.value.non_retryable) == ("EventDataRejectedError", True)
