@@ -41,6 +41,9 @@ class ReadStreamInput(BaseModel):
     model_config = ConfigDict(frozen=True)
     stream_id: str
     from_version: int = Field(default=0, ge=0)
+    # A page: an activity's result must stay far below Temporal's payload limit (2 MB),
+    # however long a family's stream grows. None: all (runs from before paging).
+    limit: int | None = Field(default=None, ge=1)
 
 
 class EventStoreActivities:
@@ -73,4 +76,5 @@ class EventStoreActivities:
 
     @activity.defn(name="read_stream")
     async def read_stream(self, input: ReadStreamInput) -> list[RecordedEvent]:
-        return await self._store.read_stream(input.stream_id, input.from_version)
+        return await self._store.read_stream(input.stream_id, input.from_version,
+                                             input.limit)

@@ -95,7 +95,8 @@ class EventStore(Protocol):
         notifications: Sequence[Notification] = (),
     ) -> AppendResult: ...
 
-    async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]: ...
+    async def read_stream(self, stream_id: str, from_version: int = 0,
+                          limit: int | None = None) -> list[RecordedEvent]: ...
 
     async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
 
@@ -408,13 +409,15 @@ class PostgresEventStore:
 
     # -- reading -------------------------------------------------------------------------
 
-    async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]:
-        """Events of one stream with version > from_version, in version order."""
+    async def read_stream(self, stream_id: str, from_version: int = 0,
+                          limit: int | None = None) -> list[RecordedEvent]:
+        """Events of one stream with version > from_version, in version order; at most
+        `limit` of them (a page), or all."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 _SELECT + " WHERE stream_id = $1 AND stream_version > $2 "
-                "ORDER BY stream_version",
-                stream_id, from_version,
+                "ORDER BY stream_version LIMIT $3",
+                stream_id, from_version, limit,
             )
             return await self._decode_rows(conn, rows)
 

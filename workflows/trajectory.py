@@ -112,6 +112,9 @@ class StartTrajectoryInput(BaseModel):
     # The terms each open episode was started with, carried over a continue-as-new: its
     # messages are checked with those, also when the new run reads a changed policy.
     episode_terms: dict[str, LadderTerms] = Field(default_factory=dict)
+    # Partners' signals that arrived while the previous run was handing over: handled
+    # first by this run (a flood of signals must not keep a case from continuing as new).
+    carried_signals: list[PartnerSignal] = Field(default_factory=list)
 
 
 class PersonalDataErased(BaseModel):
@@ -152,6 +155,11 @@ ONE_APPEND_PATCH = "one-append-per-step"
 # since, a message is recorded only when it matches the episode's ladder (which may fetch
 # the holidays, an activity those runs did not have).
 CHECK_MESSAGES_PATCH = "check-episode-messages"
+# Runs started before this patch read their whole stream in one activity.
+PAGED_READS_PATCH = "paged-stream-reads"
+# Events per page of a rebuild: at a few kB an event (sealed personal data, encrypted by
+# the payload codec), a page stays well under Temporal's 2 MB payload limit.
+READ_PAGE_EVENTS = 200
 # The holidays fetched at once for checking deadlines: from last year on, as the
 # episode's calendar does from its start.
 CALENDAR_YEARS = 3
@@ -214,6 +222,10 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         # Someone's personal data was erased: this run holds it in memory (and in its
         # history), so the case starts afresh from the store, where it is gone.
         self._start_afresh = False
+        # Handing over to a new run: partners' signals arriving now go with it instead of
+        # starting handlers here, so the hand-over is not starved by a flood.
+        self._handing_over = False
+        self._carried: list[PartnerSignal] = []
         for row in COMMAND_TABLE:
             if row.update is not None:
                 workflow.set_update_handler(row.update, self._update_handler(row),
@@ -231,6 +243,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         if input.resume:
             self._state = fold(await self._read_stream(0))
         self._ready = True
+        for carried in input.carried_signals:
+            await self._partner_signal(carried)
         workflow.logger.info("trajectory running", extra={
             "case_id": self._case_id, "version": self._state.version, "resumed": input.resume})
         while True:
@@ -238,12 +252,14 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             if self._state.phase is Phase.ENDED:
                 break
             if self._history_is_long() or self._start_afresh:
+                self._handing_over = True
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(StartTrajectoryInput(
                     case_id=self._case_id, resume=True,
                     max_history_events=input.max_history_events,
                     append_attempts=input.append_attempts,
                     outage_backoff=input.outage_backoff,
+                    carried_signals=self._carried,
                     episode_terms={e.episode_id: self._episode_terms[e.episode_id]
                                    for e in self._state.open_episodes
                                    if e.episode_id in self._episode_terms}))
@@ -439,9 +455,21 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         await self._react([e.payload for e in events])
 
     async def _read_stream(self, from_version: int) -> list[RecordedEvent]:
+        if not workflow.patched(PAGED_READS_PATCH):
+            # Runs from before paging read their stream in one activity.
+            return await self._read_page(from_version, None)
+        events: list[RecordedEvent] = []
+        while True:
+            page = await self._read_page(from_version, READ_PAGE_EVENTS)
+            events.extend(page)
+            if len(page) < READ_PAGE_EVENTS:
+                return events
+            from_version = page[-1].version
+
+    async def _read_page(self, from_version: int, limit: int | None) -> list[RecordedEvent]:
         events: list[RecordedEvent] = await workflow.execute_activity(
             "read_stream", ReadStreamInput(stream_id=self._stream_id,
-                                           from_version=from_version),
+                                           from_version=from_version, limit=limit),
             result_type=list[RecordedEvent],
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
         return events
@@ -611,7 +639,13 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
 
     @workflow.signal
     async def partner_signal(self, signal: PartnerSignal) -> None:
+        if self._handing_over:
+            self._carried.append(signal)
+            return
         await workflow.wait_condition(lambda: self._ready)
+        await self._partner_signal(signal)
+
+    async def _partner_signal(self, signal: PartnerSignal) -> None:
         try:
             await self._record(self._decision(signal), f"partner:{signal.organisation}")
         except DomainError as error:
