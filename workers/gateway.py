@@ -64,6 +64,7 @@ from domain.command_table import COMMAND_TABLE, CommandRow
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
+from domain.model import Frozen, Name, Text
 from domain.persons import PartnerReferral
 from domain.policy import RegionPolicy
 from domain.trajectory import Phase, TrajectoryState, fold, stream_id_for
@@ -131,14 +132,13 @@ class ReferralAccepted(BaseModel):
     members: tuple[ReferredPerson, ...] = ()
 
 
-class SignalBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    organisation: str | None = Field(
-        default=None, min_length=1, max_length=200,
+class SignalBody(Frozen):
+    organisation: Name | None = Field(
+        default=None,
         description="Your organisation's directory id; optional, as the API key says it. "
         "Naming another organisation is refused.")
     kind: SignalKind
-    description: str = Field(min_length=1, max_length=4000)
+    description: Text
 
 
 class SignalReceived(BaseModel):
