@@ -767,9 +767,11 @@ def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
             "POST /v1/referrals")
     if err.status in _TRANSIENT:
         return _unavailable(err, case_id)
+    # Temporal's own message stays in the log: it may name internals of the cluster.
+    log.warning("temporal_refused", case_id=case_id, status=err.status.name,
+                reason=err.message)
     return GatewayError(status.HTTP_502_BAD_GATEWAY, "temporal_error",
-                        f"the workflow engine refused the request ({err.status.name}: "
-                        f"{err.message})")
+                        f"the workflow engine refused the request ({err.status.name})")
 
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)]

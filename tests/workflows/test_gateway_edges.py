@@ -19,7 +19,7 @@ from infra.event_store import PostgresEventStore
 from infra.settings import Settings
 from tests.factories import partner_referral
 from tests.workflows.gateway_support import Gateway, running_gateway
-from workers.gateway import GatewayError, _unavailable, create_app
+from workers.gateway import GatewayError, _rpc_error, _unavailable, create_app
 from workers.problems import PROBLEM_JSON
 
 SMALL_LIMIT = 2048
@@ -217,6 +217,13 @@ async def test_temporal_busy_is_429_and_down_is_503_both_with_retry_after(
     assert int(answered.headers["Retry-After"]) > 0
     assert "in-flight" not in answered.text  # Temporal's own words stay inside
     assert isinstance(mapped, GatewayError)
+
+
+def test_temporal_s_own_words_stay_out_of_any_answer() -> None:
+    refused = _rpc_error(RPCError("shard 7 of cluster-x refused", RPCStatusCode.INTERNAL,
+                                  b""), "c-1")
+    assert refused.status_code == 502
+    assert "shard" not in refused.message and "INTERNAL" in refused.message
 
 
 def test_the_openapi_document_declares_the_error_shape_everywhere() -> None:
