@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -125,8 +126,13 @@ async def test_a_body_over_the_limit_is_413_by_its_length_or_as_it_streams(
     assert len(raw) > SMALL_LIMIT
     headers = {**small_gateway.partner(), "Idempotency-Key": "k-big",
                "Content-Type": "application/json"}
-    declared = await small_gateway.http.post("/v1/referrals", content=raw, headers=headers)
+    with capture_logs() as logged:
+        declared = await small_gateway.http.post("/v1/referrals", content=raw,
+                                                 headers=headers)
     is_problem(declared, 413, "body_too_large")
+    assert [(e["event"], e["limit"], e["declared"]) for e in logged
+            if e["event"] == "request_body_too_large"] == [
+        ("request_body_too_large", SMALL_LIMIT, len(raw))]
     assert str(SMALL_LIMIT) in declared.json()["message"]
     assert declared.headers["X-Request-Id"]
 
