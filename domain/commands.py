@@ -15,7 +15,7 @@ from domain.consent import ConsentPurpose
 from domain.events import IntakeOutcome
 from domain.events import SignalKind as SignalKind  # where partners name a signal's kind
 from domain.family import LifeDomain, Referral
-from domain.model import Frozen, Id, Name, Text
+from domain.model import Frozen, Id, Name, OptionalText, Text
 from domain.plan import Agreement, FamilyPlan, GoalProgress, SkipGround
 from domain.team import ManagerOverride, TeamMember
 
@@ -115,7 +115,7 @@ class OfferFamilyGroupPlan(CaseworkerCommand):
 
 class SkipFamilyGroupPlan(CaseworkerCommand):
     ground: SkipGround
-    reason: str = Field(default="", max_length=4000)
+    reason: OptionalText = ""
 
 
 class SubmitFamilyGroupPlan(CaseworkerCommand):

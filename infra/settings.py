@@ -235,3 +235,10 @@ class Settings(BaseSettings):
         return (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
                 *self.codec_ui_origins)
     # -- end of the encrypted payloads block ---------------------------------------------
+
+    # -- the gateway's edge (workers/request_guard.py) -----------------------------------
+    max_body_bytes: int = Field(
+        default=262144, ge=1024,
+        description="The largest request body the gateway reads (bytes); larger ones are "
+        "answered 413 before they are parsed.")
+    # -- end of the gateway's edge block -------------------------------------------------

@@ -29,6 +29,7 @@ from infra.authentication import API_KEY_HEADER, Authenticator, UnauthenticatedE
 from infra.idempotency import ClaimKind, claim_key, complete_key, fingerprint, release_key
 from infra.structured_logging import get_logger
 from infra.tokens import IdentityProviderUnavailableError
+from workers.problems import RETRY_AFTER_UNAVAILABLE, problem
 
 log = get_logger("regie.gateway.access")
 
@@ -131,7 +132,9 @@ class Door:
                                 headers={"WWW-Authenticate": "Bearer"}) from None
             except IdentityProviderUnavailableError as error:
                 raise DoorError(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                "identity_provider_unavailable", str(error)) from None
+                                "identity_provider_unavailable", str(error),
+                                headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+                                ) from None
             return visit.principal
 
         return dependency
@@ -155,10 +158,10 @@ class Door:
                           action=visit.action, error=type(error).__name__)
                 if request.method == "GET" or visit.reads:
                     # Fail closed: case data leaves only with its access on record.
-                    response = JSONResponse(
-                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        content={"error": "access_log_unavailable",
-                                 "message": "the access log cannot be written; retry later"})
+                    response = problem(
+                        status.HTTP_503_SERVICE_UNAVAILABLE, "access_log_unavailable",
+                        "the access log cannot be written; retry later",
+                        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -39,6 +39,7 @@ from infra.payload_codec import EncryptionCodec, PayloadDecryptionError, keyring
 from infra.payload_keys import UnknownKeyError
 from infra.settings import Settings
 from workers.access_control import Door, note_reason
+from workers.problems import problem
 
 CODEC_PATH = "/codec"
 SESSION_COOKIE = "regie_codec_session"
@@ -75,7 +76,7 @@ class CodecCors:
 
 def _problem(request: Request, status_code: int, code: str, message: str) -> JSONResponse:
     note_reason(request, message)
-    return JSONResponse(status_code=status_code, content={"error": code, "message": message})
+    return problem(status_code, code, message)
 
 
 async def _convert(request: Request, convert: Convert) -> Response:

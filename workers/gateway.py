@@ -26,14 +26,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 import asyncpg
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -64,6 +67,7 @@ from domain.command_table import COMMAND_TABLE, CommandRow
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.errors import DomainError
+from domain.model import Frozen, Name, Text
 from domain.persons import PartnerReferral
 from domain.policy import RegionPolicy
 from domain.trajectory import Phase, TrajectoryState, fold, stream_id_for
@@ -82,6 +86,15 @@ from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
 from workers.access_control import Door, DoorError, note_reason, visit_of
 from workers.codec_server import mount_codec_server
+from workers.problems import (
+    PROBLEM_JSON,
+    RETRY_AFTER_BUSY,
+    RETRY_AFTER_UNAVAILABLE,
+    ErrorBody,
+    FieldError,
+    problem,
+)
+from workers.request_guard import RequestGuard
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -131,14 +144,13 @@ class ReferralAccepted(BaseModel):
     members: tuple[ReferredPerson, ...] = ()
 
 
-class SignalBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    organisation: str | None = Field(
-        default=None, min_length=1, max_length=200,
+class SignalBody(Frozen):
+    organisation: Name | None = Field(
+        default=None,
         description="Your organisation's directory id; optional, as the API key says it. "
         "Naming another organisation is refused.")
     kind: SignalKind
-    description: str = Field(min_length=1, max_length=4000)
+    description: Text
 
 
 class SignalReceived(BaseModel):
@@ -164,35 +176,21 @@ class TrajectoryStatus(BaseModel):
     next_evaluation_date: date | None
 
 
-class FieldError(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    field: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every error the gateway itself returns has this shape."""
-
-    model_config = ConfigDict(frozen=True)
-    error: str
-    message: str
-    fields: list[FieldError] | None = None
-
-
 class GatewayError(Exception):
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    def __init__(self, status_code: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
-
-
-def _error_response(status_code: int, body: ErrorBody) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content=body.model_dump(exclude_none=True))
+        self.headers = headers
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in codes}
+    # Every route may also answer 413 (its body too large) and 500; the media type is
+    # set to problem+json for all errors by `_problem_openapi`.
+    return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase}
+            for code in sorted({*codes, 413, 500})}
 
 
 # -- Temporal ------------------------------------------------------------------------------
@@ -224,16 +222,27 @@ class TemporalLink:
                         "the workflow engine (Temporal at "
                         f"{self._settings.effective_temporal_address}) cannot be reached; "
                         "retry later",
+                        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
                     ) from err
             return self._client
 
 
-def _unavailable(err: RPCError) -> GatewayError:
+def _unavailable(err: RPCError, case_id: str | None = None) -> GatewayError:
+    """A transient answer of Temporal as the caller should see it: busy (429) when the
+    case has too much in flight (Temporal limits the updates running on one workflow),
+    else unavailable (503); both say when to retry."""
+    if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        about = f"case {case_id}" if case_id is not None else "this case"
+        return GatewayError(
+            status.HTTP_429_TOO_MANY_REQUESTS, "case_busy",
+            f"{about} is handling other requests right now; nothing was done, retry "
+            "shortly with the same Idempotency-Key",
+            headers={"Retry-After": str(RETRY_AFTER_BUSY)})
     return GatewayError(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "temporal_unavailable",
-        f"the workflow engine did not answer ({err.status.name}: {err.message}); "
-        "retry later",
+        f"the workflow engine did not answer ({err.status.name}); retry later",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
     )
 
 
@@ -284,39 +293,80 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     fields = _field_errors(exc.errors())
     message = "; ".join(f"{f.field}: {f.message}" for f in fields)
     note_reason(request, message)
-    return _error_response(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        ErrorBody(error="invalid_request", message=message, fields=fields),
-    )
+    return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", message,
+                   fields=fields)
 
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     note_reason(request, exc.message)
-    return _error_response(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                           ErrorBody(error=exc.code, message=exc.message))
+    return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.code, exc.message)
 
 
 async def _on_access_refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AccessRefused)
     note_reason(request, exc.message)
-    return _error_response(status.HTTP_403_FORBIDDEN,
-                           ErrorBody(error=exc.code, message=exc.message))
+    return problem(status.HTTP_403_FORBIDDEN, exc.code, exc.message)
 
 
 async def _on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     note_reason(request, exc.message)
-    return _error_response(exc.status_code, ErrorBody(error=exc.code, message=exc.message))
+    return problem(exc.status_code, exc.code, exc.message, headers=exc.headers)
 
 
 async def _on_door_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DoorError)
     note_reason(request, exc.message)
-    response = _error_response(exc.status_code,
-                               ErrorBody(error=exc.code, message=exc.message))
-    response.headers.update(exc.headers or {})
-    return response
+    return problem(exc.status_code, exc.code, exc.message, headers=exc.headers)
+
+
+# Starlette's own answers (no such route, method not allowed, a body it cannot read),
+# which FastAPI would give as {"detail": ...}.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == status.HTTP_404_NOT_FOUND:
+        message = f"there is no route {request.url.path!r}; see /openapi.json"
+    elif exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        message = f"{request.method} is not allowed on this route; see /openapi.json"
+    else:
+        # Starlette's detail is its own text (never the caller's input).
+        message = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
+    note_reason(request, message)
+    return problem(exc.status_code, code, message, headers=exc.headers)
+
+
+def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document with every error answer as application/problem+json in the
+    gateway's shape (FastAPI would declare its own 422 body, which is never sent)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                               description=app.description, routes=app.routes)
+        error_schema = {"$ref": "#/components/schemas/ErrorBody"}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                for code in ("413", "500"):
+                    answers.setdefault(code, {"description": HTTPStatus(int(code)).phrase})
+                for code, answer in answers.items():
+                    if code.isdigit() and int(code) >= 400:
+                        answer["content"] = {PROBLEM_JSON: {"schema": error_schema}}
+                        if code == "422":
+                            answer["description"] = "Malformed request or refused by a rule"
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    return openapi
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -406,7 +456,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.add_exception_handler(AccessRefused, _on_access_refused)
     app.add_exception_handler(GatewayError, _on_gateway_error)
     app.add_exception_handler(DoorError, _on_door_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    # Inside the access log's middleware (added after it is outer): a refused body still
+    # gets its X-Request-Id, and no route was entered, so nothing is written.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.middleware("http")(door.log_requests)
+    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
 
     async def facts(state: TrajectoryState | None, principal: Principal) -> DirectoryFacts:
         named = professionals_named(state) if state is not None else set()
@@ -668,7 +723,7 @@ async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
         ) from err
     except RPCError as err:
         if err.status in _TRANSIENT:
-            raise _unavailable(err) from err
+            raise _unavailable(err, command.case_id) from err
         raise
     log.info("referral_accepted", case_id=command.case_id, workflow_id=workflow_id,
              referral_id=command.referral.referral_id, organisation=principal.id)
@@ -711,10 +766,12 @@ def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
             f"there is no open trajectory for case {case_id}; refer the family first with "
             "POST /v1/referrals")
     if err.status in _TRANSIENT:
-        return _unavailable(err)
+        return _unavailable(err, case_id)
+    # Temporal's own message stays in the log: it may name internals of the cluster.
+    log.warning("temporal_refused", case_id=case_id, status=err.status.name,
+                reason=err.message)
     return GatewayError(status.HTTP_502_BAD_GATEWAY, "temporal_error",
-                        f"the workflow engine refused the request ({err.status.name}: "
-                        f"{err.message})")
+                        f"the workflow engine refused the request ({err.status.name})")
 
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_PATTERN)]
