@@ -314,13 +314,21 @@ class OutboxDispatcher:
         def notified(*_: object) -> None:
             wake.set()
 
+        # Set by asyncpg when the server ends the listening connection; the proxy the
+        # pool handed out cannot even be asked after that (the pool took it back).
+        lost = asyncio.Event()
+
+        def closed(*_: object) -> None:
+            lost.set()
+            wake.set()
+
         listener = await self._pool.acquire()
         try:
             await listener.add_listener(OUTBOX_NOTIFY_CHANNEL, notified)
             # A listener the server closed hears nothing more: start over with a new one.
-            listener.add_termination_listener(notified)
+            listener.add_termination_listener(closed)
             while not stop.is_set():
-                if listener.is_closed():
+                if lost.is_set():
                     raise asyncpg.ConnectionDoesNotExistError(
                         "the connection listening for notifications was closed")
                 # Cleared before the pass: a row written during it sets it again.
@@ -332,7 +340,7 @@ class OutboxDispatcher:
                     await _first_of(wake, stop, within=wait)
         finally:
             with contextlib.suppress(Exception):
-                listener.remove_termination_listener(notified)
+                listener.remove_termination_listener(closed)
                 await listener.remove_listener(OUTBOX_NOTIFY_CHANNEL, notified)
             with contextlib.suppress(*OUTAGE_ERRORS):
                 await self._pool.release(listener)

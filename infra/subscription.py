@@ -119,13 +119,21 @@ class CatchUpSubscription:
         def notified(*_: object) -> None:
             self._wake.set()
 
+        # Set by asyncpg when the server ends the listening connection; the proxy the
+        # pool handed out cannot even be asked after that (the pool took it back).
+        lost = asyncio.Event()
+
+        def closed(*_: object) -> None:
+            lost.set()
+            self._wake.set()
+
         try:
             await listener.add_listener(NOTIFY_CHANNEL, notified)
             # A listening connection that the server closes hears nothing more: wake up
             # and start over with a new one, instead of living on the slow poll alone.
-            listener.add_termination_listener(notified)
+            listener.add_termination_listener(closed)
             while not stop.is_set():
-                if listener.is_closed():
+                if lost.is_set():
                     raise asyncpg.ConnectionDoesNotExistError(
                         "the connection listening for new events was closed")
                 # Clear before reading: an event committed during catch-up sets it again.
@@ -145,7 +153,7 @@ class CatchUpSubscription:
             # The listener may be a connection the server already closed: releasing it
             # must not turn the outage into a crash (the pool replaces it).
             with contextlib.suppress(Exception):
-                listener.remove_termination_listener(notified)
+                listener.remove_termination_listener(closed)
                 await listener.remove_listener(NOTIFY_CHANNEL, notified)
             with contextlib.suppress(*OUTAGE_ERRORS):
                 await self._pool.release(listener)

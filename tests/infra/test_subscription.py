@@ -184,5 +184,7 @@ async def test_a_running_subscription_rides_out_ended_connections_and_applies_ea
     assert await subscription.checkpoint() == (await all_positions(pg_store))[-1]
     outages = [e for e in logs if e["event"] == "database_unavailable"]
     assert len(outages) == 2  # one line per outage, not one per attempt
-    assert all(e["part"] == "subscription overview" and e["reason"] for e in outages)
+    assert all(e["part"] == "subscription overview" for e in outages)
+    # The reason is what the server did, not a confusing follow-up error of the pool.
+    assert all("released back to the pool" not in e["reason"] for e in outages)
     assert len([e for e in logs if e["event"] == "database_available_again"]) == 2
