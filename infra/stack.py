@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -42,6 +43,7 @@ from infra.database import (
     restart_embedded_postgres,
     start_embedded_postgres,
 )
+from infra.pg_watchdog import dismiss, start_watchdog
 from infra.restart_policy import RestartPolicy
 from infra.retention import set_retention
 from infra.settings import Settings
@@ -169,6 +171,7 @@ class Stack:
         self.settings = settings
         self.data_dir = settings.data_dir.resolve()
         self.postgres: Any = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
         self.dsn = ""
         self.supervisor = Supervisor(policy)
         self.stop_requested = asyncio.Event()
@@ -277,6 +280,8 @@ class Stack:
             # In a thread, so that signals are still handled; it takes seconds (initdb on
             # the first run), not minutes.
             self.postgres = await asyncio.to_thread(start_embedded_postgres, pgdata)
+            # PostgreSQL is a daemon, not our child: this stops it if we die unexpectedly.
+            self.watchdog = start_watchdog(pgdata)
             admin_dsn: str = self.postgres.get_uri()
             await ensure_database(admin_dsn, self.settings.database_name)
             self.dsn = self.postgres.get_uri(self.settings.database_name)
@@ -423,6 +428,9 @@ class Stack:
         self.stopping = True
         await self.supervisor.stop_all(
             ["gateway", "dispatcher", "projector", "worker", "temporal"], self.force)
+        if self.watchdog is not None:
+            await asyncio.to_thread(dismiss, self.watchdog)
+            self.watchdog = None
         if self.postgres is not None:
             # `cleanup` stops the server when this process is its last holder (with
             # cleanup_mode "stop" it keeps the data); the atexit hook that would do the
