@@ -7,9 +7,11 @@ Unset `REGIE_DATABASE_URL` / `REGIE_TEMPORAL_ADDRESS` mean the embedded servers,
 their data under `REGIE_DATA_DIR` (default `.data/`), so cases survive a restart. Set,
 the stack only runs the worker and the gateway against those servers.
 
-Stopping (Ctrl-C, SIGTERM) goes gateway, worker, Temporal, PostgreSQL: nothing that takes
-requests is left talking to a server that is already gone. A second Ctrl-C kills what is
-left without waiting.
+Stopping (Ctrl-C, SIGTERM, SIGHUP) goes gateway, worker, Temporal, PostgreSQL: nothing
+that takes requests is left talking to a server that is already gone. A second Ctrl-C
+kills what is left without waiting. Until then a child that dies is restarted
+(infra/supervisor.py), and so is an embedded PostgreSQL that died; a watchdog stops that
+PostgreSQL if the launcher itself is killed (infra/pg_watchdog.py).
 """
 
 from __future__ import annotations
