@@ -1,15 +1,23 @@
-"""No embedded PostgreSQL is left behind by a launcher that is killed outright."""
+"""The stack and its embedded PostgreSQL: started again when it died, and never left
+behind by a launcher that is killed outright."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
+
+from infra.database import start_embedded_postgres
+from infra.settings import Settings
+from infra.stack import Stack
 from tests.conftest import SUITE_DATA
 
 WAIT = 60.0
@@ -70,3 +78,24 @@ def test_a_sigkilled_launcher_leaves_no_postgres_running() -> None:
                              "stop_postgres(Path(sys.argv[1]))", str(pgdata)])
         shutil.rmtree(data, ignore_errors=True)
 
+
+
+async def test_the_stack_starts_a_postgres_that_died_again(tmp_path: Path) -> None:
+    stack = Stack(Settings(data_dir=tmp_path / "data"))
+    stack.postgres = start_embedded_postgres(tmp_path / "data" / "postgres",
+                                             delete_on_exit=True)
+    try:
+        first = stack.postgres.get_pid()
+        await stack._keep_postgres()  # running: nothing to do
+        assert stack.postgres.get_pid() == first
+        os.kill(first, signal.SIGKILL)  # the OOM killer's way
+        assert await asyncio.to_thread(until_gone, first)
+        await stack._keep_postgres()
+        assert stack.postgres.get_pid() != first
+        conn = await asyncpg.connect(stack.postgres.get_uri())
+        try:
+            assert await conn.fetchval("SELECT 1") == 1
+        finally:
+            await conn.close()
+    finally:
+        stack.postgres.cleanup()
