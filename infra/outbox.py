@@ -114,10 +114,6 @@ FROM outbox
 WHERE delivered_at IS NULL AND next_attempt_at < 'infinity'
 """
 
-# What ends a pass without ending the process: an outage, and any error the server
-# answered with (the pass's attempts roll back and are redone on the next pass).
-_AWAY: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, asyncpg.PostgresError)
-
 _MAX_ERROR = 500  # characters of an error kept in the tables; a receiver's page can be huge
 
 
@@ -302,9 +298,15 @@ class OutboxDispatcher:
             while not stop.is_set():
                 try:
                     await self._follow(stop, outage)
-                except _AWAY as error:
-                    # The database is away or refused: keep the process, try again later.
+                except OUTAGE_ERRORS as error:
+                    # The database is away: keep the process, try again with backoff.
                     await sleep_unless(stop, outage.failed(error))
+                except asyncpg.PostgresError as error:
+                    # The server answered with an error: not an outage, so said every
+                    # time; the pass's attempts rolled back and are redone later.
+                    log.error("outbox_dispatch_error", error=f"{type(error).__name__}: "
+                              f"{error}")
+                    await sleep_unless(stop, self._poll_interval)
         finally:
             log.info("outbox_dispatcher_stopped")
 

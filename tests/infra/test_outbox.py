@@ -594,6 +594,27 @@ async def test_run_rides_out_ended_connections_and_delivers_each_once(
     assert len(events_named(logs, "database_available_again")) == 1
 
 
+async def test_an_error_answered_by_the_server_is_no_outage_and_does_not_end_run(
+    pool: asyncpg.Pool, http: httpx.AsyncClient,
+) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("ALTER TABLE outbox RENAME TO outbox_elsewhere")
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        running = asyncio.create_task(
+            dispatcher(pool, http, poll_interval=timedelta(seconds=0.05)).run(stop))
+
+        async def said_twice() -> bool:
+            return len(events_named(logs, "outbox_dispatch_error")) >= 2
+
+        await until(said_twice, "the error, said on each pass")
+        assert not running.done()
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+    assert "UndefinedTableError" in events_named(logs, "outbox_dispatch_error")[0]["error"]
+    assert not events_named(logs, "database_unavailable")
+
+
 async def test_the_schema_refuses_a_second_record_of_an_attempt_or_of_a_delivery(
     pg_store: PostgresEventStore, pool: asyncpg.Pool
 ) -> None:
