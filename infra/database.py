@@ -41,6 +41,13 @@ def start_embedded_postgres(pgdata: Path, *, delete_on_exit: bool = False) -> An
     return server
 
 
+def restart_embedded_postgres(server: Any) -> None:
+    """Start the server of `server` (a handle from `start_embedded_postgres`) again after
+    it died, on the same data and socket; a no-op while it runs."""
+    with server._lock:  # embedded_postgres' own lock around starting its server
+        server.ensure_postgres_running()
+
+
 async def ensure_database(admin_dsn: str, name: str, template: str | None = None) -> None:
     """Create database `name` unless it exists (optionally as a copy of `template`)."""
     conn = await asyncpg.connect(admin_dsn)

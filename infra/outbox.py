@@ -57,6 +57,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from infra.db_retry import OUTAGE_ERRORS, Backoff, Outage, sleep_unless
 from infra.event_store import OUTBOX_NOTIFY_CHANNEL
 from infra.pgtypes import Conn
 from infra.structured_logging import get_logger
@@ -138,6 +139,7 @@ class OutboxDispatcher:
         request_timeout: timedelta = timedelta(seconds=10),
         concurrency: int = 4,
         poll_interval: timedelta = timedelta(seconds=5),
+        outage_backoff: Backoff | None = None,
     ) -> None:
         """`pool` needs `concurrency` + 2 connections for `run` (one listens, one scans).
 
@@ -156,6 +158,7 @@ class OutboxDispatcher:
         self._request_timeout = request_timeout.total_seconds()
         self._concurrency = concurrency
         self._poll_interval = poll_interval.total_seconds()
+        self._outage_backoff = outage_backoff or Backoff()
         # Above the request timeout, with room for the log line and the record.
         self._idle_timeout_ms = str(int((self._request_timeout + 30) * 1000))
 
@@ -284,36 +287,65 @@ class OutboxDispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set: woken by the store's NOTIFY when an append
         writes notifications, by the next retry coming due, and at the latest every
-        `poll_interval` (in case a notification was lost with a dropped connection)."""
+        `poll_interval` (in case a notification was lost with a dropped connection).
+
+        A database outage is waited out with backoff (logged once per outage): the
+        attempts in flight roll back and are redone, see the module docstring."""
+        outage = Outage(log, "outbox dispatcher", self._outage_backoff)
+        log.info("outbox_dispatcher_started", max_attempts=self._max_attempts,
+                 concurrency=self._concurrency)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._follow(stop, outage)
+                except OUTAGE_ERRORS as error:
+                    # The database is away: keep the process, try again with backoff.
+                    await sleep_unless(stop, outage.failed(error))
+                except asyncpg.PostgresError as error:
+                    # The server answered with an error: not an outage, so said every
+                    # time; the pass's attempts rolled back and are redone later.
+                    log.error("outbox_dispatch_error", error=f"{type(error).__name__}: "
+                              f"{error}")
+                    await sleep_unless(stop, self._poll_interval)
+        finally:
+            log.info("outbox_dispatcher_stopped")
+
+    async def _follow(self, stop: asyncio.Event, outage: Outage) -> None:
         wake = asyncio.Event()
 
         def notified(*_: object) -> None:
             wake.set()
 
+        # Set by asyncpg when the server ends the listening connection; the proxy the
+        # pool handed out cannot even be asked after that (the pool took it back).
+        lost = asyncio.Event()
+
+        def closed(*_: object) -> None:
+            lost.set()
+            wake.set()
+
         listener = await self._pool.acquire()
-        await listener.add_listener(OUTBOX_NOTIFY_CHANNEL, notified)
-        log.info("outbox_dispatcher_started", max_attempts=self._max_attempts,
-                 concurrency=self._concurrency)
         try:
+            await listener.add_listener(OUTBOX_NOTIFY_CHANNEL, notified)
+            # A listener the server closed hears nothing more: start over with a new one.
+            listener.add_termination_listener(closed)
             while not stop.is_set():
+                if lost.is_set():
+                    raise asyncpg.ConnectionDoesNotExistError(
+                        "the connection listening for notifications was closed")
                 # Cleared before the pass: a row written during it sets it again.
                 wake.clear()
-                try:
-                    attempted = await self._dispatch(stop)
-                    wait = await self._next_wait(attempted)
-                except (OSError, TimeoutError, asyncpg.PostgresError,
-                        asyncpg.InterfaceError) as error:
-                    # The database is away or refused: keep the process, try again later.
-                    log.error("outbox_dispatch_error", error=f"{type(error).__name__}: "
-                              f"{error}")
-                    wait = self._poll_interval
+                attempted = await self._dispatch(stop)
+                wait = await self._next_wait(attempted)
+                outage.recovered()
                 if wait > 0:
                     await _first_of(wake, stop, within=wait)
         finally:
             with contextlib.suppress(Exception):
+                listener.remove_termination_listener(closed)
                 await listener.remove_listener(OUTBOX_NOTIFY_CHANNEL, notified)
-            await self._pool.release(listener)
-            log.info("outbox_dispatcher_stopped")
+            with contextlib.suppress(*OUTAGE_ERRORS):
+                await self._pool.release(listener)
 
     async def _next_wait(self, attempted: int) -> float:
         async with self._pool.acquire() as conn:

@@ -7,27 +7,27 @@ Unset `REGIE_DATABASE_URL` / `REGIE_TEMPORAL_ADDRESS` mean the embedded servers,
 their data under `REGIE_DATA_DIR` (default `.data/`), so cases survive a restart. Set,
 the stack only runs the worker and the gateway against those servers.
 
-Stopping (Ctrl-C, SIGTERM) goes gateway, worker, Temporal, PostgreSQL: nothing that takes
-requests is left talking to a server that is already gone. A second Ctrl-C kills what is
-left without waiting.
+Stopping (Ctrl-C, SIGTERM, SIGHUP) goes gateway, worker, Temporal, PostgreSQL: nothing
+that takes requests is left talking to a server that is already gone. A second Ctrl-C
+kills what is left without waiting. Until then a child that dies is restarted
+(infra/supervisor.py), and so is an embedded PostgreSQL that died; a watchdog stops that
+PostgreSQL if the launcher itself is killed (infra/pg_watchdog.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import json
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,130 +38,31 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from infra.database import ensure_database, migrate_database, start_embedded_postgres
+from infra.children import Child, say
+from infra.database import (
+    ensure_database,
+    migrate_database,
+    restart_embedded_postgres,
+    start_embedded_postgres,
+)
+from infra.pg_watchdog import dismiss, start_watchdog
+from infra.restart_policy import RestartPolicy
 from infra.retention import set_retention
 from infra.settings import Settings
 from infra.structured_logging import configure_logging
+from infra.supervisor import ChildSpec, Supervisor
 from infra.temporal import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPORAL_READY_TIMEOUT = 60.0
 SERVICE_READY_TIMEOUT = 60.0
 POLL_INTERVAL = 0.25
-PR_SET_PDEATHSIG = 1
-OWNER_ONLY_UMASK = 0o077
 # Where the gateway serves the codec (workers/codec_server.py) for the Web UI.
 CODEC_PATH = "/codec"
 
 
 class StackError(Exception):
     """Starting or running the stack failed; the message says what to do."""
-
-
-def say(message: str) -> None:
-    print(f"regie: {message}", flush=True)
-
-
-# -- child processes -----------------------------------------------------------------------
-
-
-def _child_setup() -> Callable[[], None]:
-    """A preexec_fn: what the child creates is readable by its owner alone, and on Linux
-    the kernel kills the child when the launcher dies.
-
-    Owner only (umask 077): Temporal's sqlite file holds every case's history, and the
-    data dir holds keys. The kill: without it, a launcher killed with SIGKILL (OOM
-    killer, `kill -9`) would leave Temporal holding its ports and the sqlite file, and
-    the next start would fail.
-    """
-    if not sys.platform.startswith("linux"):
-
-        def owner_only_files() -> None:
-            os.umask(OWNER_ONLY_UMASK)
-
-        return owner_only_files
-    # Loaded here, before fork: dlopen in the child of a threaded process can deadlock.
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def setup() -> None:
-        os.umask(OWNER_ONLY_UMASK)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        # The launcher may have died between fork and prctl; then no signal will come.
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return setup
-
-
-@dataclass
-class Child:
-    name: str
-    process: asyncio.subprocess.Process
-    stop_signal: signal.Signals
-    stop_timeout: float
-    forwarder: asyncio.Task[None] | None = field(default=None)
-
-    @property
-    def running(self) -> bool:
-        return self.process.returncode is None
-
-    def signal_group(self, sig: signal.Signals) -> None:
-        # Only while the leader is unreaped: after that its pid (= the group id) may be
-        # reused by an unrelated process.
-        if self.running:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-
-
-async def spawn(name: str, argv: list[str], env: dict[str, str], *,
-                stop_signal: signal.Signals = signal.SIGTERM, stop_timeout: float = 10.0,
-                quiet: Callable[[], bool] | None = None) -> Child:
-    """Start `argv` in its own process group.
-
-    Its own group, so a Ctrl-C in the terminal reaches only the launcher, which then stops
-    the children in order instead of all of them at once. With `quiet`, output is piped
-    through the launcher and dropped while `quiet()` is true (shutdown chatter).
-    """
-    piped = quiet is not None
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE if piped else None,
-        stderr=asyncio.subprocess.STDOUT if piped else None,
-        process_group=0,
-        preexec_fn=_child_setup(),
-    )
-    child = Child(name, process, stop_signal, stop_timeout)
-    if quiet is not None and process.stdout is not None:
-        child.forwarder = asyncio.create_task(_forward(process.stdout, quiet))
-    return child
-
-
-async def _forward(stream: asyncio.StreamReader, quiet: Callable[[], bool]) -> None:
-    while line := await stream.readline():
-        if not quiet():
-            sys.stderr.buffer.write(line)
-            sys.stderr.flush()
-
-
-async def stop_child(child: Child, force: asyncio.Event) -> None:
-    if child.running:
-        child.signal_group(child.stop_signal)
-        waiter = asyncio.create_task(child.process.wait())
-        forced = asyncio.create_task(force.wait())
-        await asyncio.wait({waiter, forced}, timeout=child.stop_timeout,
-                           return_when=asyncio.FIRST_COMPLETED)
-        forced.cancel()
-        if child.running:
-            say(f"{child.name} did not stop in time; killing it")
-            child.signal_group(signal.SIGKILL)
-        await waiter
-    if child.forwarder is not None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(child.forwarder, timeout=2)
-    say(f"{child.name} stopped")
 
 
 # -- readiness -----------------------------------------------------------------------------
@@ -268,16 +169,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Stack:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, policy: RestartPolicy | None = None) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir.resolve()
         self.postgres: Any = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
         self.dsn = ""
-        self.temporal: Child | None = None
-        self.worker: Child | None = None
-        self.projector: Child | None = None
-        self.dispatcher: Child | None = None
-        self.gateway: Child | None = None
+        self.supervisor = Supervisor(policy)
         self.stop_requested = asyncio.Event()
         self.force = asyncio.Event()
         self.stopping = False
@@ -314,10 +212,17 @@ class Stack:
     def codec_url(self) -> str:
         return self.gateway_url + CODEC_PATH
 
+    # The children as they run now: a restart replaces one (infra/supervisor.py).
+    @property
+    def temporal(self) -> Child | None:
+        return self.supervisor.children.get("temporal")
+
+    @property
+    def worker(self) -> Child | None:
+        return self.supervisor.children.get("worker")
+
     def children(self) -> list[Child]:
-        return [c for c in (self.temporal, self.worker, self.projector, self.dispatcher,
-                            self.gateway)
-                if c is not None]
+        return list(self.supervisor.children.values())
 
     def _fail_if_a_child_exited(self) -> None:
         for child in self.children():
@@ -352,15 +257,16 @@ class Stack:
         python = sys.executable
         # The worker stops gracefully on SIGINT (KeyboardInterrupt cancels `worker.run`,
         # which finishes its current tasks); on SIGTERM it would just die.
-        self.worker = await spawn("worker", [python, "-m", "workers.worker"], env,
-                                  stop_signal=signal.SIGINT, stop_timeout=15.0)
-        self.projector = await spawn("projector", [python, "-m", "workers.projector"], env,
-                                     stop_signal=signal.SIGINT)
+        start = self.supervisor.start
+        await start(ChildSpec("worker", [python, "-m", "workers.worker"], env,
+                              stop_signal=signal.SIGINT, stop_timeout=15.0))
+        await start(ChildSpec("projector", [python, "-m", "workers.projector"], env,
+                              stop_signal=signal.SIGINT))
         # After the projector, stopped before it. It finishes the POSTs in flight on SIGINT;
         # one killed mid-POST is safe too (the attempt is redone, see infra/outbox.py).
-        self.dispatcher = await spawn("dispatcher", [python, "-m", "workers.dispatcher"], env,
-                                      stop_signal=signal.SIGINT, stop_timeout=15.0)
-        self.gateway = await spawn("gateway", [python, "-m", "workers.gateway"], env)
+        await start(ChildSpec("dispatcher", [python, "-m", "workers.dispatcher"], env,
+                              stop_signal=signal.SIGINT, stop_timeout=15.0))
+        await start(ChildSpec("gateway", [python, "-m", "workers.gateway"], env))
         await self._wait_for_worker()
         await self._wait_until("gateway", lambda: http_ok(self.gateway_url + "/health"),
                                SERVICE_READY_TIMEOUT)
@@ -376,6 +282,8 @@ class Stack:
             # In a thread, so that signals are still handled; it takes seconds (initdb on
             # the first run), not minutes.
             self.postgres = await asyncio.to_thread(start_embedded_postgres, pgdata)
+            # PostgreSQL is a daemon, not our child: this stops it if we die unexpectedly.
+            self.watchdog = start_watchdog(pgdata)
             admin_dsn: str = self.postgres.get_uri()
             await ensure_database(admin_dsn, self.settings.database_name)
             self.dsn = self.postgres.get_uri(self.settings.database_name)
@@ -399,8 +307,9 @@ class Stack:
                 # operator with a session there: README, "Encrypted payloads").
                 "--ui-codec-endpoint", self.codec_url]
         say(f"starting Temporal dev server ({self.data_dir / 'temporal.sqlite'}) ...")
-        self.temporal = await spawn("temporal", argv, dict(os.environ),
-                                    stop_timeout=15.0, quiet=lambda: self.stopping)
+        await self.supervisor.start(ChildSpec("temporal", argv, dict(os.environ),
+                                              stop_timeout=15.0,
+                                              quiet=lambda: self.stopping))
         await self._wait_for_temporal_client()
         await set_retention(await connect(s), s.temporal_namespace, s.temporal_retention_days)
         await self._wait_until("Temporal Web UI", lambda: http_ok(self.ui_url),
@@ -497,24 +406,33 @@ class Stack:
         if not await client.service_client.check_health():
             raise StackError("Temporal reports its workflow service as not serving")
 
-    async def wait_for_stop_or_exit(self) -> Child | None:
-        """Until a stop is requested (None) or a child exits on its own (that child)."""
-        waits: dict[asyncio.Task[Any], Child | None] = {
-            asyncio.create_task(c.process.wait()): c for c in self.children()
-        }
-        waits[asyncio.create_task(self.stop_requested.wait())] = None
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        exited = [waits[t] for t in done if waits[t] is not None]
-        return exited[0] if exited else None
+    async def supervise(self) -> str | None:
+        """Until a stop is requested (None) or a child keeps dying (why, in one line)."""
+        return await self.supervisor.supervise(self.stop_requested, tick=self._keep_postgres)
+
+    async def _keep_postgres(self) -> None:
+        """Start the embedded PostgreSQL again if it died (OOM killer, a crash): the
+        children wait out the outage and reconnect (infra/db_retry.py)."""
+        if self.postgres is None or self.stopping:
+            return
+        info = self.postgres.get_postmaster_info()
+        if info.process.is_running():
+            return
+        say(f"PostgreSQL (pid {info.pid}) is not running; starting it again")
+        try:
+            await asyncio.to_thread(restart_embedded_postgres, self.postgres)
+        except Exception as error:
+            say(f"PostgreSQL did not start: {type(error).__name__}; trying again")
+            return
+        say("PostgreSQL is running again")
 
     async def stop(self) -> None:
         self.stopping = True
-        for child in (self.gateway, self.dispatcher, self.projector, self.worker,
-                      self.temporal):
-            if child is not None:
-                await stop_child(child, self.force)
+        await self.supervisor.stop_all(
+            ["gateway", "dispatcher", "projector", "worker", "temporal"], self.force)
+        if self.watchdog is not None:
+            await asyncio.to_thread(dismiss, self.watchdog)
+            self.watchdog = None
         if self.postgres is not None:
             # `cleanup` stops the server when this process is its last holder (with
             # cleanup_mode "stop" it keeps the data); the atexit hook that would do the
@@ -527,7 +445,9 @@ class Stack:
 async def run(settings: Settings, *, check: bool) -> int:
     stack = Stack(settings)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: the terminal that ran `up` was closed, which must stop the stack (and
+    # its PostgreSQL) rather than leave it running unseen.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stack.request_stop, sig)
     code = 0
     try:
@@ -537,10 +457,9 @@ async def run(settings: Settings, *, check: bool) -> int:
             await stack.check()
             say("check OK: Temporal, Web UI, worker and gateway answer; stopping")
         else:
-            exited = await stack.wait_for_stop_or_exit()
-            if exited is not None:
-                say(f"{exited.name} exited unexpectedly with code "
-                    f"{exited.process.returncode}; stopping the rest")
+            verdict = await stack.supervise()
+            if verdict is not None:
+                say(verdict)
                 code = 1
     except StackError as err:
         if stack.stop_requested.is_set():

@@ -9,6 +9,8 @@ copies of one subscriber take turns instead of applying a batch twice.
 
 New events wake the subscriber through LISTEN/NOTIFY (the store notifies on commit);
 a slow poll is the fallback in case a notification is lost with a dropped connection.
+A database outage is waited out (infra/db_retry.py): the subscriber resumes from its
+checkpoint when the server is back.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import asyncio
 import contextlib
 from typing import Protocol
 
+import asyncpg
+
 from domain.events import RecordedEvent
+from infra.db_retry import OUTAGE_ERRORS, Backoff, Outage, sleep_unless
 from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore
 from infra.pgtypes import Conn
 from infra.structured_logging import get_logger
@@ -40,6 +45,7 @@ class CatchUpSubscription:
         *,
         batch_size: int = 500,
         poll_interval: float = 5.0,
+        backoff: Backoff | None = None,
     ) -> None:
         self._store = store
         self._pool = store.pool
@@ -48,6 +54,7 @@ class CatchUpSubscription:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._backoff = backoff or Backoff()
 
     async def checkpoint(self) -> int:
         async with self._pool.acquire() as conn:
@@ -92,19 +99,47 @@ class CatchUpSubscription:
         return total
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Follow the log until `stop` is set (or the task is cancelled)."""
+        """Follow the log until `stop` is set (or the task is cancelled).
+
+        A database outage (a restart, dropped connections) is waited out with backoff,
+        not raised: the batch in flight rolls back with its checkpoint, and following
+        resumes from the last committed checkpoint, so no event is applied twice.
+        """
         stop = stop or asyncio.Event()
+        outage = Outage(log, f"subscription {self.subscriber}", self._backoff)
+        while not stop.is_set():
+            try:
+                await self._follow(stop, outage)
+            except OUTAGE_ERRORS as error:
+                await sleep_unless(stop, outage.failed(error))
+
+    async def _follow(self, stop: asyncio.Event, outage: Outage) -> None:
         listener = await self._pool.acquire()
 
         def notified(*_: object) -> None:
             self._wake.set()
 
-        await listener.add_listener(NOTIFY_CHANNEL, notified)
+        # Set by asyncpg when the server ends the listening connection; the proxy the
+        # pool handed out cannot even be asked after that (the pool took it back).
+        lost = asyncio.Event()
+
+        def closed(*_: object) -> None:
+            lost.set()
+            self._wake.set()
+
         try:
+            await listener.add_listener(NOTIFY_CHANNEL, notified)
+            # A listening connection that the server closes hears nothing more: wake up
+            # and start over with a new one, instead of living on the slow poll alone.
+            listener.add_termination_listener(closed)
             while not stop.is_set():
+                if lost.is_set():
+                    raise asyncpg.ConnectionDoesNotExistError(
+                        "the connection listening for new events was closed")
                 # Clear before reading: an event committed during catch-up sets it again.
                 self._wake.clear()
                 await self.catch_up()
+                outage.recovered()
                 waiters = {asyncio.ensure_future(self._wake.wait()),
                            asyncio.ensure_future(stop.wait())}
                 _, pending = await asyncio.wait(
@@ -115,6 +150,10 @@ class CatchUpSubscription:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         finally:
+            # The listener may be a connection the server already closed: releasing it
+            # must not turn the outage into a crash (the pool replaces it).
             with contextlib.suppress(Exception):
+                listener.remove_termination_listener(closed)
                 await listener.remove_listener(NOTIFY_CHANNEL, notified)
-            await self._pool.release(listener)
+            with contextlib.suppress(*OUTAGE_ERRORS):
+                await self._pool.release(listener)

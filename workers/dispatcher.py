@@ -15,10 +15,12 @@ from datetime import timedelta
 import httpx
 from pydantic import Field
 
-from infra.database import create_pool
+from infra.db_retry import Outage, create_pool_when_available
 from infra.outbox import OutboxDispatcher
 from infra.settings import Settings
-from infra.structured_logging import configure_logging
+from infra.structured_logging import configure_logging, get_logger
+
+log = get_logger("regie.dispatcher")
 
 
 class DispatcherSettings(Settings):
@@ -43,7 +45,12 @@ async def run_dispatcher(settings: DispatcherSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # One connection per row in flight, one for LISTEN, one for the scans.
-    pool = await create_pool(settings.database_url, max_size=settings.outbox_concurrency + 2)
+    # Started while the database restarts, it waits for it (infra/db_retry.py).
+    pool = await create_pool_when_available(
+        settings.database_url, Outage(log, "dispatcher"), stop,
+        max_size=settings.outbox_concurrency + 2)
+    if pool is None:
+        return
     try:
         # Redirects are not followed: a webhook that moved must be fixed in the directory,
         # not have notifications about families forwarded to wherever it points now.

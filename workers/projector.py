@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 
-from infra.database import create_pool
+from infra.db_retry import OUTAGE_ERRORS, Outage, create_pool_when_available, sleep_unless
 from infra.event_store import open_event_store
 from infra.key_wrapping import key_wrapper_for
 from infra.settings import Settings
@@ -19,15 +20,33 @@ async def run_projector(settings: Settings) -> None:
     if settings.database_url is None:
         raise SystemExit("REGIE_DATABASE_URL is not set; start the stack with "
                          "`python3 infra/bootstrap.py up`, which sets it for the projector")
-    pool = await create_pool(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Graceful on both signals (the stack sends SIGINT): the batch in flight commits or
+    # rolls back with its checkpoint, either way nothing is applied twice.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    # Started while the database restarts, it waits for it (infra/db_retry.py).
+    outage = Outage(log, "projector")
+    pool = await create_pool_when_available(settings.database_url, outage, stop)
+    if pool is None:
+        return
     key_wrapper = key_wrapper_for(settings)
-    store = await open_event_store(pool, key_wrapper)
-    subscriptions = [
-        CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
-    ]
-    log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
     try:
-        await asyncio.gather(*(s.run() for s in subscriptions))
+        store = None
+        while store is None and not stop.is_set():
+            try:
+                store = await open_event_store(pool, key_wrapper)
+            except OUTAGE_ERRORS as error:
+                await sleep_unless(stop, outage.failed(error))
+        if store is None:
+            return
+        outage.recovered()
+        subscriptions = [
+            CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
+        ]
+        log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
+        await asyncio.gather(*(s.run(stop) for s in subscriptions))
     finally:
         await pool.close()
         await key_wrapper.aclose()

@@ -29,12 +29,14 @@ from temporalio.testing import ActivityEnvironment
 from activities.event_store import AppendEventsInput, EventStoreActivities
 from domain.events import NewEvent, TrajectoryReferred
 from domain.notifications import Notification, RecipientRole
+from infra.db_retry import Backoff
 from infra.event_store import (
     OUTBOX_NOTIFY_CHANNEL,
     ConcurrencyError,
     PostgresEventStore,
 )
 from infra.outbox import OutboxDispatcher
+from tests.db_outage import terminate_connections
 from tests.factories import new_event, referral
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -553,6 +555,64 @@ async def test_run_is_woken_by_an_append_and_stops_when_asked(
         stop.set()
         await asyncio.wait_for(running, WAIT)
     assert receiver.keys() == ["n-1", "n-2"]
+
+
+@pytest.mark.usefixtures("directory")
+async def test_run_rides_out_ended_connections_and_delivers_each_once(
+    pg_store: PostgresEventStore, pool: asyncpg.Pool, http: httpx.AsyncClient,
+    receiver: WebhookReceiver, database_dsn: str,
+) -> None:
+    await add_organisation(pool, "org-a", receiver.url)
+    await pg_store.append("trajectory-case-1", 0, [new_event()], [notification("n-1", "org-a")])
+    stop = asyncio.Event()
+    # Only NOTIFY on a listener opened again after the outage can deliver n-2 in time.
+    running = asyncio.create_task(
+        dispatcher(pool, http, poll_interval=timedelta(hours=1),
+                   outage_backoff=Backoff(initial=0.05, cap=0.2)).run(stop))
+
+    def received(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(receiver.received) >= count
+        return check
+
+    with capture_logs() as logs:
+        try:
+            await until(received(1), "the first pass")
+            assert await terminate_connections(database_dsn) >= 1
+            await pg_store.append("trajectory-case-1", 1, [new_event()],
+                                  [notification("n-2", "org-a")])
+            await until(received(2), "the delivery after the outage")
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, WAIT)
+    assert not running.exception()
+    assert receiver.keys() == ["n-1", "n-2"]
+    assert await deliveries(pool) == [("n-1", 1, "webhook", "delivered", 200),
+                                      ("n-2", 1, "webhook", "delivered", 200)]
+    outages = events_named(logs, "database_unavailable")
+    assert [e["part"] for e in outages] == ["outbox dispatcher"]
+    assert len(events_named(logs, "database_available_again")) == 1
+
+
+async def test_an_error_answered_by_the_server_is_no_outage_and_does_not_end_run(
+    pool: asyncpg.Pool, http: httpx.AsyncClient,
+) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("ALTER TABLE outbox RENAME TO outbox_elsewhere")
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        running = asyncio.create_task(
+            dispatcher(pool, http, poll_interval=timedelta(seconds=0.05)).run(stop))
+
+        async def said_twice() -> bool:
+            return len(events_named(logs, "outbox_dispatch_error")) >= 2
+
+        await until(said_twice, "the error, said on each pass")
+        assert not running.done()
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+    assert "UndefinedTableError" in events_named(logs, "outbox_dispatch_error")[0]["error"]
+    assert not events_named(logs, "database_unavailable")
 
 
 async def test_the_schema_refuses_a_second_record_of_an_attempt_or_of_a_delivery(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.children import stop_child
 from infra.database import start_embedded_postgres
 from infra.settings import Settings
-from infra.stack import Stack, http_json, owner_only, stop_child
+from infra.stack import Stack, http_json, owner_only
 
 
 def mode(path: Path) -> int:

@@ -6,11 +6,14 @@ import asyncio
 
 import asyncpg
 import pytest
+from structlog.testing import capture_logs
 
 from domain.events import RecordedEvent
+from infra.db_retry import Backoff
 from infra.event_store import PostgresEventStore
 from infra.pgtypes import Conn
 from infra.subscription import CatchUpSubscription
+from tests.db_outage import terminate_connections
 from tests.factories import new_event
 
 
@@ -125,3 +128,63 @@ async def test_running_subscription_is_woken_by_notify(
     stop.set()
     await asyncio.wait_for(runner, timeout=10)
     assert await applied_positions(pool) == await all_positions(pg_store)
+
+
+class GatedProjection(RecordingProjection):
+    """Waits at `block_at` (the first time only) until the test opens the gate: the
+    batch is then in flight, inside its transaction, when the test cuts the database."""
+
+    def __init__(self, block_at: int) -> None:
+        super().__init__()
+        self.gate_at = block_at
+        self.gate = asyncio.Event()
+        self.reached = asyncio.Event()
+
+    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
+        await conn.execute("INSERT INTO applied (position, event_id) VALUES ($1, $2)",
+                           event.position, event.event_id)
+        if event.version == self.gate_at and not self.reached.is_set():
+            self.reached.set()
+            await self.gate.wait()
+
+
+@pytest.mark.usefixtures("applied_table")
+async def test_a_running_subscription_rides_out_ended_connections_and_applies_each_once(
+    pg_store: PostgresEventStore, pool: asyncpg.Pool, database_dsn: str
+) -> None:
+    await pg_store.append("s", 0, [new_event() for _ in range(6)])
+    projection = GatedProjection(block_at=4)
+    # Only NOTIFY, or the subscriber noticing its closed listener, can wake it in time.
+    subscription = CatchUpSubscription(pg_store, "overview", projection, batch_size=10,
+                                       poll_interval=3600,
+                                       backoff=Backoff(initial=0.05, cap=0.2))
+    stop = asyncio.Event()
+
+    async def projected(count: int) -> None:
+        while len(await applied_positions(pool)) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    with capture_logs() as logs:
+        runner = asyncio.create_task(subscription.run(stop))
+        await asyncio.wait_for(projection.reached.wait(), timeout=10)
+        # Mid-batch: four rows are written in the batch's transaction, not committed.
+        assert await terminate_connections(database_dsn) >= 2
+        projection.gate.set()
+        await asyncio.wait_for(projected(6), timeout=10)
+
+        # Idle, waiting on its listener: the outage ends that connection too.
+        await asyncio.sleep(0.2)
+        assert await terminate_connections(database_dsn) >= 1
+        await pg_store.append("s", 6, [new_event() for _ in range(3)])
+        await asyncio.wait_for(projected(9), timeout=10)
+        stop.set()
+        await asyncio.wait_for(runner, timeout=10)
+
+    assert await applied_positions(pool) == await all_positions(pg_store)
+    assert await subscription.checkpoint() == (await all_positions(pg_store))[-1]
+    outages = [e for e in logs if e["event"] == "database_unavailable"]
+    assert len(outages) == 2  # one line per outage, not one per attempt
+    assert all(e["part"] == "subscription overview" for e in outages)
+    # The reason is what the server did, not a confusing follow-up error of the pool.
+    assert all("released back to the pool" not in e["reason"] for e in outages)
+    assert len([e for e in logs if e["event"] == "database_available_again"]) == 2
