@@ -241,4 +241,14 @@ class Settings(BaseSettings):
         default=262144, ge=1024,
         description="The largest request body the gateway reads (bytes); larger ones are "
         "answered 413 before they are parsed.")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1,
+        description="Requests a minute one caller (a partner organisation, a "
+        "professional) may make to one gateway; more are answered 429 with Retry-After.")
+    rate_limit_burst: int = Field(default=60, ge=1,
+                                  description="Requests one caller may make at once.")
+    request_deadline_seconds: float = Field(
+        default=45.0, gt=0,
+        description="How long the gateway works on one request; past it the answer is "
+        "503 with Retry-After (resend with the same Idempotency-Key).")
     # -- end of the gateway's edge block -------------------------------------------------

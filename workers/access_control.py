@@ -11,6 +11,7 @@ no access to case data goes unlogged.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from infra.idempotency import ClaimKind, claim_key, complete_key, fingerprint, r
 from infra.structured_logging import get_logger
 from infra.tokens import IdentityProviderUnavailableError
 from workers.problems import RETRY_AFTER_UNAVAILABLE, problem
+from workers.rate_limit import RateLimiter, retry_after
 
 log = get_logger("regie.gateway.access")
 
@@ -97,10 +99,13 @@ def _outcome(status_code: int) -> Outcome:
 
 class Door:
     def __init__(self, authenticator: Callable[[], Authenticator],
-                 pool: Callable[[], asyncpg.Pool]) -> None:
+                 pool: Callable[[], asyncpg.Pool], limiter: RateLimiter | None = None,
+                 deadline_seconds: float | None = None) -> None:
         # Callables: the pool exists only once the app's lifespan has started.
         self._authenticator = authenticator
         self._pool = pool
+        self._limiter = limiter
+        self._deadline = deadline_seconds
 
     def enter(self, action: str, *, session_cookie: str | None = None,
               reads: bool = False) -> Callable[..., Awaitable[Principal]]:
@@ -135,6 +140,14 @@ class Door:
                                 "identity_provider_unavailable", str(error),
                                 headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
                                 ) from None
+            if self._limiter is not None:
+                wait = self._limiter.admit(visit.principal.actor)
+                if wait is not None:
+                    raise DoorError(
+                        status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
+                        f"too many requests from {visit.principal.actor}; slow down and "
+                        f"retry after {retry_after(wait)} s",
+                        headers={"Retry-After": retry_after(wait)})
             return visit.principal
 
         return dependency
@@ -143,7 +156,19 @@ class Door:
                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = uuid.uuid4().hex
         request.state.request_id = request_id
-        response = await call_next(request)
+        try:
+            async with asyncio.timeout(self._deadline):
+                response = await call_next(request)
+        except TimeoutError:
+            # A deadline of the gateway's own: the caller hears within it, and resends
+            # with the same Idempotency-Key (a command still under way is done once).
+            log.warning("request_deadline_passed", request_id=request_id,
+                        path=request.url.path)
+            note_reason(request, "the request took longer than the gateway's deadline")
+            response = problem(status.HTTP_503_SERVICE_UNAVAILABLE, "deadline_passed",
+                               "the request took too long; resend it with the same "
+                               "Idempotency-Key",
+                               headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
         visit = getattr(request.state, "visit", None)
         if isinstance(visit, Visit):
             access = Access(accessor=Accessor.of(visit.principal), action=visit.action,

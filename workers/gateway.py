@@ -94,6 +94,7 @@ from workers.problems import (
     FieldError,
     problem,
 )
+from workers.rate_limit import RateLimiter
 from workers.request_guard import RequestGuard
 from workflows.trajectory import (
     CommandResult,
@@ -412,7 +413,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         if not secret:
             secret.append(settings.pseudonym_key())
         return secret[0]
-    door = Door(resources.require_authenticator, resources.require_pool)
+    door = Door(resources.require_authenticator, resources.require_pool,
+                RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+                settings.request_deadline_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

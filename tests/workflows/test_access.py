@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from infra.access_log import Outcome, read_access_log
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import create_key, revoke_key
+from infra.settings import Settings
 from tests.directory_fixture import GGD, POLICE, SCHOOL
 from tests.identity_provider import oidc_settings, token
 from tests.workflows.gateway_support import Gateway, running_gateway
@@ -264,3 +265,26 @@ async def test_professionals_sign_in_with_the_regions_identity_provider(
                     gateway.issuer.issue("pro-intake", 5)):  # the dev issuer is off
             refused = await gateway.http.get(url, headers=bearer(bad))
             assert refused.status_code == 401, refused.text
+
+
+async def test_a_flooding_caller_gets_429_and_a_slow_request_503_with_retry_after(
+        dev_env: WorkflowEnvironment, pg_store: PostgresEventStore, tmp_path: Path) -> None:
+    limited = Settings(rate_limit_per_minute=1, rate_limit_burst=2)
+    async with running_gateway(dev_env.client, pg_store, tmp_path / "a", limited) as gateway:
+        case = await gateway.new_case()  # the school's first request
+        url = f"/v1/trajectories/{case}/status"
+        assert (await gateway.http.get(url, headers=gateway.partner())).status_code == 200
+        flooded = await gateway.http.get(url, headers=gateway.partner())
+        assert flooded.status_code == 429
+        assert flooded.json()["error"] == "rate_limited"
+        assert int(flooded.headers["Retry-After"]) >= 1
+        # Another caller is not held up by the school's flood.
+        other = await gateway.http.get(url, headers=gateway.professional("pro-intake"))
+        assert other.status_code == 200
+    hurried = Settings(request_deadline_seconds=0.000001)
+    async with running_gateway(dev_env.client, pg_store, tmp_path / "b", hurried) as gateway:
+        late = await gateway.http.get("/v1/trajectories/any-case",
+                                      headers=gateway.professional("op-1"))
+        assert late.status_code == 503
+        assert late.json()["error"] == "deadline_passed"
+        assert int(late.headers["Retry-After"]) >= 1
