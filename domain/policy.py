@@ -180,6 +180,12 @@ class RegionPolicy(_Policy):
         gt=0,
         description="Working days between reminders while an escalation awaits a response.",
     )
+    partner_signals_per_case_per_day: int = Field(
+        default=20,
+        gt=0,
+        description="Signals one partner organisation may send about one case in 24 hours; "
+        "more are answered 429 (a flood says nothing more, and would bury the others).",
+    )
 
     # -- Records (rule 13) -----------------------------------------------------------
     record_retention_years: int = Field(

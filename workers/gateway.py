@@ -25,7 +25,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -63,13 +63,15 @@ from domain.access import (
     roles_on_case,
 )
 from domain.case_view import CaseView, case_view
-from domain.command_table import COMMAND_TABLE, CommandRow
+from domain.command_table import COMMAND_TABLE, CommandRow, decide
 from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
+from domain.decision import DecisionContext
 from domain.errors import DomainError
 from domain.model import Frozen, Name, Text
 from domain.persons import PartnerReferral
 from domain.policy import RegionPolicy
+from domain.signal_quota import signal_quota_wait
 from domain.trajectory import Phase, TrajectoryState, fold, stream_id_for
 from infra.authentication import Authenticator
 from infra.database import create_pool, prepare_database
@@ -94,7 +96,7 @@ from workers.problems import (
     FieldError,
     problem,
 )
-from workers.rate_limit import RateLimiter
+from workers.rate_limit import RateLimiter, retry_after
 from workers.request_guard import RequestGuard
 from workflows.trajectory import (
     CommandResult,
@@ -620,13 +622,30 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         """A partner's signal about a family it referred or works with: a relapse (inside
         the aftercare window it reopens the trajectory), a concern, a stagnation or a
         failed contact."""
-        _, case_roles, _ = await roles(case_id, principal)
+        state, case_roles, _ = await roles(case_id, principal)
         check_signal(principal, case_roles, case_id, body.organisation)
         assert isinstance(principal, PartnerPrincipal)  # check_signal let only partners by
         signal = PartnerSignal(
             idempotency_key=scoped_key(principal.actor, idempotency_key),
             organisation=principal.organisation_id, kind=body.kind,
             description=body.description)
+        now = datetime.now(UTC)
+        events = await resources.require_store().read_stream(stream_id_for(case_id))
+        wait = signal_quota_wait(events, principal.actor, now,
+                                 region_policy.partner_signals_per_case_per_day)
+        if wait is not None:
+            seconds = retry_after(wait.total_seconds())
+            raise DoorError(
+                status.HTTP_429_TOO_MANY_REQUESTS, "signal_quota_reached",
+                f"organisation {principal.organisation_id} has sent "
+                f"{region_policy.partner_signals_per_case_per_day} signals about case "
+                f"{case_id} in the last 24 hours, the region's limit; the next may be sent "
+                f"in {seconds} s. For anything urgent, call the case's coordinator",
+                headers={"Retry-After": seconds})
+        # The rules' answer before "received": a signal they would drop is refused now
+        # (422 with why), not answered as if it were recorded.
+        if state is not None:
+            decide(signal, state, DecisionContext(now=now, policy=region_policy))
 
         async def run() -> SignalReceived:
             temporal = await link.client()

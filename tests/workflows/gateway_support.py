@@ -96,7 +96,8 @@ class Gateway:
 
 @asynccontextmanager
 async def running_gateway(client: Client, store: PostgresEventStore, data_dir: Path,
-                          settings: Settings | None = None) -> AsyncIterator[Gateway]:
+                          settings: Settings | None = None,
+                          policy: RegionPolicy | None = None) -> AsyncIterator[Gateway]:
     task_queue = f"tq-{uuid.uuid4()}"
     settings = (settings or Settings()).model_copy(
         update={"task_queue": task_queue, "data_dir": data_dir})
@@ -104,7 +105,7 @@ async def running_gateway(client: Client, store: PostgresEventStore, data_dir: P
         await import_directory(conn, DIRECTORY, source="tests")
         keys = {org.id: (await create_key(conn, org.id)).key
                 for org in DIRECTORY.organisations}
-    app = create_app(settings, client=client, store=store, policy=RegionPolicy())
+    app = create_app(settings, client=client, store=store, policy=policy or RegionPolicy())
     async with build_worker(client, store, task_queue), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway"
     ) as http, app.router.lifespan_context(app):

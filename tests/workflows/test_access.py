@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from domain.policy import RegionPolicy
 from infra.access_log import Outcome, read_access_log
 from infra.event_store import PostgresEventStore
 from infra.partner_keys import create_key, revoke_key
@@ -288,3 +289,31 @@ async def test_a_flooding_caller_gets_429_and_a_slow_request_503_with_retry_afte
         assert late.status_code == 503
         assert late.json()["error"] == "deadline_passed"
         assert int(late.headers["Retry-After"]) >= 1
+
+
+async def test_a_partner_that_floods_one_case_hears_when_it_may_signal_again(
+        dev_env: WorkflowEnvironment, pg_store: PostgresEventStore, tmp_path: Path) -> None:
+    strict = RegionPolicy(partner_signals_per_case_per_day=2)
+    async with running_gateway(dev_env.client, pg_store, tmp_path, policy=strict) as gateway:
+        case = await gateway.new_case()
+        url = f"/v1/trajectories/{case}/signals"
+        for n in range(2):
+            sent = await gateway.http.post(url, json={"kind": "concern", "description": "zorg"},
+                                           headers={**gateway.partner(),
+                                                    "Idempotency-Key": f"q-{n}"})
+            assert sent.status_code == 202
+            await _settled(pg_store, f"trajectory-{case}", "PartnerSignalRecorded", n + 1)
+        third = await gateway.http.post(url, json={"kind": "concern", "description": "zorg"},
+                                        headers={**gateway.partner(), "Idempotency-Key": "q-2"})
+        assert third.status_code == 429
+        assert third.json()["error"] == "signal_quota_reached"
+        assert "coordinator" in third.json()["message"]
+        assert 1 <= int(third.headers["Retry-After"]) <= 24 * 3600
+        # Another partner of the case (the police referred the same family) has its own.
+        joined = await gateway.refer("police-ref", POLICE)
+        assert (joined.json()["case_id"], joined.json()["joined"]) == (case, True)
+        police = await gateway.http.post(url, json={"kind": "concern", "description": "zorg"},
+                                         headers={**gateway.partner(POLICE),
+                                                  "Idempotency-Key": "p"})
+        assert police.status_code == 202
+        await _settled(pg_store, f"trajectory-{case}", "PartnerSignalRecorded", 3)
