@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import os
 import re
 import secrets
 import stat
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from infra.local_secrets import create_once
 
 KEY_BYTES = 32  # AES-256
 KEYRING_FILE = "payload-keys.json"
@@ -166,23 +165,12 @@ def load_or_create_keyring_file(path: Path) -> Keyring:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     keyring = Keyring.generate()
     content = json.dumps({"active": keyring.active,
                           "keys": {k: encode_key(v) for k, v in keyring.keys.items()}},
                          indent=2) + "\n"
-    candidate = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        # Fails when another process got there first: then theirs is the keyring.
-        with contextlib.suppress(FileExistsError):
-            os.link(candidate, path)
-    finally:
-        candidate.unlink(missing_ok=True)
+    # When another process got there first, theirs is the keyring.
+    create_once(path, content.encode())
 
 
 def read_keyring_file(path: Path) -> Keyring:

@@ -15,9 +15,7 @@ OIDC issuer, or `REGIE_DEV_ISSUER=false`, turns this off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from infra.local_secrets import create_once
 from infra.settings import Settings
 
 DEV_ISSUER = "regie-dev-issuer"
@@ -62,17 +61,12 @@ class DevIssuer:
     def _load_or_create(self) -> ec.EllipticCurvePrivateKey:
         path = self._directory / _KEY_FILE
         if not path.exists():
-            self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             key = ec.generate_private_key(ec.SECP256R1())
-            pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-            # O_EXCL: when the gateway and the CLI create it at once, one key wins and
-            # both use it; 0o600: only the stack's own user can sign.
-            with contextlib.suppress(FileExistsError):
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as file:
-                    file.write(pem)
+            # When the gateway and the CLI create it at once, one key wins and both use
+            # it; only the stack's own user can read it, so only they can sign.
+            create_once(path, key.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
             raise RuntimeError(f"{path} is not an EC private key")

@@ -50,8 +50,9 @@ professional_token = HTTPBearer(auto_error=False, scheme_name="ProfessionalToken
                                             "issue --as ID`).")
 
 
-class DoorError(Exception):
-    """An answer the door gives itself (401, 409, 503), in the gateway's error shape."""
+class GatewayError(Exception):
+    """An answer the gateway gives itself (401, 404, 409, 429, 503, ...), in its error
+    shape; `headers` such as `Retry-After` go with it."""
 
     def __init__(self, status_code: int, code: str, message: str,
                  headers: dict[str, str] | None = None) -> None:
@@ -133,17 +134,17 @@ class Door:
                 visit.principal = await self._authenticator().principal(
                     api_key, authorization)
             except UnauthenticatedError as error:
-                raise DoorError(status.HTTP_401_UNAUTHORIZED, "unauthenticated", str(error),
+                raise GatewayError(status.HTTP_401_UNAUTHORIZED, "unauthenticated", str(error),
                                 headers={"WWW-Authenticate": "Bearer"}) from None
             except IdentityProviderUnavailableError as error:
-                raise DoorError(status.HTTP_503_SERVICE_UNAVAILABLE,
+                raise GatewayError(status.HTTP_503_SERVICE_UNAVAILABLE,
                                 "identity_provider_unavailable", str(error),
                                 headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
                                 ) from None
             if self._limiter is not None:
                 wait = self._limiter.admit(visit.principal.actor)
                 if wait is not None:
-                    raise DoorError(
+                    raise GatewayError(
                         status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
                         f"too many requests from {visit.principal.actor}; slow down and "
                         f"retry after {retry_after(wait)} s",
@@ -200,7 +201,7 @@ class Door:
         async with self._pool().acquire() as conn:
             claim = await claim_key(conn, scope, key, print_)
         if claim.kind is ClaimKind.CONFLICT:
-            raise DoorError(status.HTTP_409_CONFLICT, "idempotency_key_reused",
+            raise GatewayError(status.HTTP_409_CONFLICT, "idempotency_key_reused",
                             "this Idempotency-Key was used before for a different request; "
                             "use a new key for a new request (nothing was done)")
         if claim.kind is ClaimKind.REPLAY:

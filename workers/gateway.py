@@ -86,7 +86,7 @@ from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
-from workers.access_control import Door, DoorError, note_reason, visit_of
+from workers.access_control import Door, GatewayError, note_reason, visit_of
 from workers.codec_server import mount_codec_server
 from workers.problems import (
     PROBLEM_JSON,
@@ -177,16 +177,6 @@ class TrajectoryStatus(BaseModel):
     phase: Phase | None
     coordinator: Coordinator | None
     next_evaluation_date: date | None
-
-
-class GatewayError(Exception):
-    def __init__(self, status_code: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-        self.headers = headers
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -314,12 +304,6 @@ async def _on_access_refused(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
-    note_reason(request, exc.message)
-    return problem(exc.status_code, exc.code, exc.message, headers=exc.headers)
-
-
-async def _on_door_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DoorError)
     note_reason(request, exc.message)
     return problem(exc.status_code, exc.code, exc.message, headers=exc.headers)
 
@@ -460,7 +444,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(AccessRefused, _on_access_refused)
     app.add_exception_handler(GatewayError, _on_gateway_error)
-    app.add_exception_handler(DoorError, _on_door_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     # Inside the access log's middleware (added after it is outer): a refused body still
     # gets its X-Request-Id, and no route was entered, so nothing is written.
@@ -635,7 +618,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
                                  region_policy.partner_signals_per_case_per_day)
         if wait is not None:
             seconds = retry_after(wait.total_seconds())
-            raise DoorError(
+            raise GatewayError(
                 status.HTTP_429_TOO_MANY_REQUESTS, "signal_quota_reached",
                 f"organisation {principal.organisation_id} has sent "
                 f"{region_policy.partner_signals_per_case_per_day} signals about case "

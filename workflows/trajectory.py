@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -157,6 +158,8 @@ ONE_APPEND_PATCH = "one-append-per-step"
 CHECK_MESSAGES_PATCH = "check-episode-messages"
 # Runs started before this patch read their whole stream in one activity.
 PAGED_READS_PATCH = "paged-stream-reads"
+# Runs started before this patch used `workflow.uuid4()` itself as an event's id.
+RUN_UNIQUE_IDS_PATCH = "run-unique-event-ids"
 # Events per page of a rebuild: at a few kB an event (sealed personal data, encrypted by
 # the payload codec), a page stays well under Temporal's 2 MB payload limit.
 READ_PAGE_EVENTS = 200
@@ -413,7 +416,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         info = workflow.info()
         metadata = EventMetadata(actor=actor, workflow_id=info.workflow_id, run_id=info.run_id)
         now = workflow.now()
-        events = [new_event(p, event_id=workflow.uuid4(), now=now, metadata=metadata)
+        events = [new_event(p, event_id=self._event_id(), now=now, metadata=metadata)
                   for p in payloads]
         try:
             request = AppendEventsInput(
@@ -444,6 +447,16 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             raise RuntimeError(f"store is at version {result.last_version}, "
                                f"state at {state.version}")
         self._state = state
+
+    def _event_id(self) -> uuid.UUID:
+        """A new event's id: deterministic on replay, and unique across runs. The random
+        sequence of `workflow.uuid4()` may start over in a run continued as new (it does
+        on the test server), and the store refuses an id it already holds with other
+        content; the run id tells the runs apart."""
+        drawn = workflow.uuid4()
+        if not workflow.patched(RUN_UNIQUE_IDS_PATCH):
+            return drawn  # runs from before the patch used the draw itself
+        return uuid.uuid5(uuid.UUID(workflow.info().run_id), drawn.hex)
 
     async def _catch_up(self) -> None:
         """Fold what another writer appended (a retried append that did land, an operator

@@ -20,7 +20,8 @@ from infra.event_store import PostgresEventStore
 from infra.settings import Settings
 from tests.factories import partner_referral
 from tests.workflows.gateway_support import Gateway, running_gateway
-from workers.gateway import GatewayError, _rpc_error, _unavailable, create_app
+from workers.access_control import GatewayError
+from workers.gateway import _rpc_error, _unavailable, create_app
 from workers.problems import PROBLEM_JSON
 
 SMALL_LIMIT = 2048
