@@ -68,6 +68,7 @@ from domain.commands import Command, PartnerSignal, ReferFamily, SignalKind
 from domain.decide import decide_referral
 from domain.decision import DecisionContext
 from domain.errors import DomainError
+from domain.events import RecordedEvent
 from domain.model import Frozen, Name, Text
 from domain.persons import PartnerReferral
 from domain.policy import RegionPolicy
@@ -458,16 +459,20 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         async with resources.require_pool().acquire() as conn:
             return await access_facts(conn, named, region_policy.region)
 
-    async def case_state(case_id: str) -> TrajectoryState | None:
-        """The case as its events say, or None when there is none. From the store, the
-        source of truth (written before the workflow applies it), with personal data as
-        it is now: an erased person's fields read as erased."""
-        events = await resources.require_store().read_stream(stream_id_for(case_id))
-        return fold(events) if events else None
+    async def case_events(case_id: str) -> list[RecordedEvent]:
+        """The case's events from the store, the source of truth (written before the
+        workflow applies them), with personal data as it is now: an erased person's
+        fields read as erased."""
+        return await resources.require_store().read_stream(stream_id_for(case_id))
 
-    async def roles(case_id: str, principal: Principal
+    async def roles(case_id: str, principal: Principal,
+                    events: list[RecordedEvent] | None = None
                     ) -> tuple[TrajectoryState | None, frozenset[CaseRole], DirectoryFacts]:
-        state = await case_state(case_id)
+        """The case (None when there is none) and the caller's roles on it; `events`:
+        the case's events when the caller has read them already."""
+        if events is None:
+            events = await case_events(case_id)
+        state = fold(events) if events else None
         directory = await facts(state, principal)
         return state, roles_on_case(principal, state, directory), directory
 
@@ -605,7 +610,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         """A partner's signal about a family it referred or works with: a relapse (inside
         the aftercare window it reopens the trajectory), a concern, a stagnation or a
         failed contact."""
-        state, case_roles, _ = await roles(case_id, principal)
+        events = await case_events(case_id)  # for the roles and the quota alike
+        state, case_roles, _ = await roles(case_id, principal, events)
         check_signal(principal, case_roles, case_id, body.organisation)
         assert isinstance(principal, PartnerPrincipal)  # check_signal let only partners by
         signal = PartnerSignal(
@@ -613,7 +619,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             organisation=principal.organisation_id, kind=body.kind,
             description=body.description)
         now = datetime.now(UTC)
-        events = await resources.require_store().read_stream(stream_id_for(case_id))
         wait = signal_quota_wait(events, principal.actor, now,
                                  region_policy.partner_signals_per_case_per_day)
         if wait is not None:
