@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Protocol
 
 import asyncpg
 
-from domain.events import RecordedEvent
+from domain.events import EventPayload, RecordedEvent
 from infra.db_retry import OUTAGE_ERRORS, Backoff, Outage, sleep_unless
 from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore
 from infra.pgtypes import Conn
@@ -31,9 +32,20 @@ log = get_logger(__name__)
 
 
 class Projection(Protocol):
-    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
-        """Apply one event, writing only through `conn` (it is inside the batch's
-        transaction); side effects elsewhere must be idempotent on `event.position`."""
+    """A read model fed batch by batch.
+
+    `handles` names the event payload classes the projection reads (None: every
+    event); the others never reach it, so the store need not decode them. The
+    checkpoint still moves past them.
+    """
+
+    @property
+    def handles(self) -> frozenset[type[EventPayload]] | None: ...
+
+    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        """Apply the batch, in position order, writing only through `conn` (it is
+        inside the batch's transaction, with the checkpoint); side effects elsewhere
+        must be idempotent on each event's position."""
 
 
 class CatchUpSubscription:
@@ -80,8 +92,11 @@ class CatchUpSubscription:
             events = await self._store.read_all(position, self._batch_size)
             if not events:
                 return 0
-            for event in events:
-                await self._projection.apply(conn, event)
+            handles = self._projection.handles
+            wanted = (events if handles is None else
+                      [e for e in events if type(e.payload) in handles])
+            if wanted:
+                await self._projection.apply_batch(conn, wanted)
             await conn.execute(
                 "UPDATE subscription_checkpoints SET position = $2, updated_at = now() "
                 "WHERE subscriber = $1",

@@ -7,8 +7,11 @@ has to touch it. The coordinator's caseload is counted from it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from domain.events import (
     CoordinatorAppointed,
+    EventPayload,
     PlanAdopted,
     RecordedEvent,
     ReferralAdded,
@@ -28,6 +31,12 @@ def _case_id(event: RecordedEvent) -> str:
 
 
 class TrajectoryOverviewProjection:
+    handles: frozenset[type[EventPayload]] | None = None
+
+    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            await self.apply(conn, event)
+
     async def apply(self, conn: Conn, event: RecordedEvent) -> None:
         payload = event.payload
         case_id = _case_id(event)

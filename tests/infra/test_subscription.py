@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
@@ -29,6 +30,12 @@ class RecordingProjection:
         self.crash_at = crash_at
         self.block_at = block_at
         self.blocked = asyncio.Event()
+
+    handles = None
+
+    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            await self.apply(conn, event)
 
     async def apply(self, conn: Conn, event: RecordedEvent) -> None:
         await conn.execute("INSERT INTO applied (position, event_id) VALUES ($1, $2)",
