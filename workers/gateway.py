@@ -98,7 +98,7 @@ from workers.problems import (
     problem,
 )
 from workers.rate_limit import RateLimiter, retry_after
-from workers.request_guard import RequestGuard
+from workers.request_guard import RequestGuard, malformed_json_problem
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -268,12 +268,6 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
     seen: dict[str, FieldError] = {}
     for error in errors:
         loc = tuple(error.get("loc", ()))
-        if error.get("type") == "json_invalid":
-            # loc is ("body", <character offset>): name the body, keep the offset.
-            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
-            at = f" at character {loc[1]}" if len(loc) > 1 else ""
-            seen["body"] = FieldError(field="body", message=f"not valid JSON{at}: {reason}")
-            continue
         ctx_member = loc[-1] if loc and isinstance(loc[-1], str) and loc[-1] in (
             "str", "date", "Erased") else None
         path = _field_path(loc[:-1] if ctx_member is not None else loc)
@@ -284,6 +278,13 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    invalid_json = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if invalid_json is not None:
+        # The edge (workers/request_guard.py) refuses such a body before a route sees it;
+        # this is the same answer for a body that reached a route some other way.
+        reason = (invalid_json.get("ctx") or {}).get("error", "invalid JSON")
+        note_reason(request, reason)
+        return malformed_json_problem(f"the body is not valid JSON: {reason}")
     fields = _field_errors(exc.errors())
     message = "; ".join(f"{f.field}: {f.message}" for f in fields)
     note_reason(request, message)

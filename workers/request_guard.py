@@ -4,9 +4,12 @@ a bug looks like from outside.
 - A body is at most `REGIE_MAX_BODY_BYTES`: a larger `Content-Length` is answered 413
   before a byte is read, and a body without one (chunked) is counted as it streams and
   answered 413 once it passes the limit. Nothing is parsed, nothing written.
-- A JSON body with a key twice is refused (422, naming the key): JSON parsers disagree on
-  which value wins, so a proxy or an audit that reads the first may see another request
-  than the gateway that would read the last.
+- A JSON body that is no JSON document (cut short, not UTF-8, nested past reason) is
+  refused 400 `malformed_json`, saying where it broke: the request itself is broken, not
+  one of its fields.
+- A JSON body with a key twice is refused the same way (400, naming the key): JSON
+  parsers disagree on which value wins, so a proxy or an audit that reads the first may
+  see another request than the gateway that would read the last.
 - An exception no handler knew becomes a 500 in the gateway's error shape: the traceback
   goes to the log, never to the caller (it may hold personal data or internals).
 
@@ -43,16 +46,31 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def duplicate_key(body: bytes) -> str | None:
-    """The first key that occurs twice in one object of the JSON `body`, or None (also
-    when `body` is no JSON at all: that is the route's to answer, as for any body)."""
+def malformed_json(body: bytes) -> str | None:
+    """Why `body` is not one unambiguous JSON document, or None when it is."""
     try:
         json.loads(body, object_pairs_hook=_refuse_duplicates)
     except DuplicateKey as duplicate:
-        return duplicate.key
-    except (ValueError, RecursionError):
-        return None
+        # The key is the caller's own text: only a short, printable one is named.
+        key = duplicate.key
+        named = repr(key) if len(key) <= 100 and key.isprintable() else "a key"
+        return f"the JSON body has {named} twice in one object; send each key once"
+    except UnicodeDecodeError:
+        return "the body is not UTF-8; send JSON in UTF-8"
+    except json.JSONDecodeError as error:
+        # msg and pos describe the document's shape, never echo its content.
+        return f"the body is not valid JSON: {error.msg} at character {error.pos}"
+    except RecursionError:
+        return "the JSON body is nested too deeply"
+    except ValueError:
+        return "the body is not valid JSON"
     return None
+
+
+def malformed_json_problem(reason: str) -> Response:
+    """The one answer to a body that is no usable JSON document."""
+    return problem(status.HTTP_400_BAD_REQUEST, "malformed_json", reason,
+                   fields=[FieldError(field="body", message=reason)])
 
 
 def _is_json(scope: Scope) -> bool:
@@ -128,15 +146,10 @@ class RequestGuard:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body and _is_json(scope):
-            key = duplicate_key(body)
-            if key is not None:
-                # The key is the caller's own text: only a short, printable one is named.
-                named = key if len(key) <= 100 and key.isprintable() else "a key"
-                reason = f"the JSON body has {named!r} twice in one object; send each key " \
-                         "once"
-                log.info("request_body_duplicate_key", path=scope.get("path"))
-                return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request",
-                               reason, fields=[FieldError(field="body", message=reason)])
+            reason = malformed_json(body)
+            if reason is not None:
+                log.info("request_body_malformed_json", path=scope.get("path"))
+                return malformed_json_problem(reason)
         return body
 
     def _too_large(self, scope: Scope, declared: int | None) -> Response:

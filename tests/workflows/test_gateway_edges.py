@@ -159,7 +159,7 @@ async def test_json_with_a_key_twice_is_refused_naming_the_key(
     twice = raw[:-1] + ', "referrer": "Iemand Anders"}'
     answer = await gateway.http.post("/v1/referrals", content=twice, headers={
         **gateway.partner(), "Idempotency-Key": "k-twice", "Content-Type": "application/json"})
-    refused = is_problem(answer, 422, "invalid_request")
+    refused = is_problem(answer, 400, "malformed_json")
     assert "'referrer' twice" in refused["message"]
     assert "Iemand Anders" not in answer.text
     # Nested objects too.
@@ -170,7 +170,7 @@ async def test_json_with_a_key_twice_is_refused_naming_the_key(
     answer = await gateway.http.post("/v1/referrals", content=nested, headers={
         **gateway.partner(), "Idempotency-Key": "k-twice-2",
         "Content-Type": "application/json"})
-    assert "'role' twice" in is_problem(answer, 422, "invalid_request")["message"]
+    assert "'role' twice" in is_problem(answer, 400, "malformed_json")["message"]
     await nothing_written(pg_store)
 
 
@@ -181,7 +181,15 @@ async def test_every_error_has_the_one_shape(gateway: Gateway) -> None:
     malformed = await http.post("/v1/referrals", content=b'{"reference": ', headers={
         **gateway.partner(), "Idempotency-Key": "k-malformed",
         "Content-Type": "application/json"})
-    assert is_problem(malformed, 422, "invalid_request")["fields"][0]["field"] == "body"
+    assert is_problem(malformed, 400, "malformed_json")["fields"][0]["field"] == "body"
+    not_utf8 = await http.post("/v1/referrals", content=b'{"reference": "\xff"}', headers={
+        **gateway.partner(), "Idempotency-Key": "k-not-utf8",
+        "Content-Type": "application/json"})
+    assert "UTF-8" in is_problem(not_utf8, 400, "malformed_json")["message"]
+    deep = b"[" * 100_000 + b"]" * 100_000
+    is_problem(await http.post("/v1/referrals", content=deep, headers={
+        **gateway.partner(), "Idempotency-Key": "k-deep",
+        "Content-Type": "application/json"}), 400, "malformed_json")
     is_problem(await http.get("/v1/trajectories/c-1"), 401, "unauthenticated")
 
 
