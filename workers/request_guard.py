@@ -26,7 +26,7 @@ from fastapi import Response, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.structured_logging import get_logger
-from workers.problems import FieldError, problem
+from workers.problems import FieldError, ProblemResponse, problem
 
 log = get_logger("regie.gateway.edge")
 
@@ -67,7 +67,7 @@ def malformed_json(body: bytes) -> str | None:
     return None
 
 
-def malformed_json_problem(reason: str) -> Response:
+def malformed_json_problem(reason: str) -> ProblemResponse:
     """The one answer to a body that is no usable JSON document."""
     return problem(status.HTTP_400_BAD_REQUEST, "malformed_json", reason,
                    fields=[FieldError(field="body", message=reason)])
