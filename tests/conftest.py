@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -71,17 +72,25 @@ def payload_keyring() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn() -> Iterator[str]:
-    external = os.environ.get("REGIE_TEST_DATABASE_URL")
-    if external:
-        yield external
+def pg_server() -> Iterator[Any | None]:
+    """The session's embedded PostgreSQL (its handle, for the fault tests that stop and
+    start it), or None when the suite runs against `REGIE_TEST_DATABASE_URL`."""
+    if os.environ.get("REGIE_TEST_DATABASE_URL"):
+        yield None
         return
     SUITE_DATA.mkdir(parents=True, exist_ok=True)
     session_dir = Path(tempfile.mkdtemp(prefix="pg-", dir=SUITE_DATA))
     server = start_embedded_postgres(session_dir / "data", delete_on_exit=True)
-    yield str(server.get_uri())
+    yield server
     server.cleanup()
     shutil.rmtree(session_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(pg_server: Any | None) -> str:
+    if pg_server is None:
+        return os.environ["REGIE_TEST_DATABASE_URL"]
+    return str(pg_server.get_uri())
 
 
 @pytest.fixture(scope="session")

@@ -329,6 +329,19 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, message, headers=exc.headers)
 
 
+def _edge_answers(path: str, operation: dict[str, Any]) -> set[int]:
+    """What any route may answer before its own code runs, by the edge's rules
+    (workers/request_guard.py, workers/access_control.py): 413 and 500 everywhere, 400 for
+    a body that is no JSON document, and for every route behind the door 429 (a caller's
+    rate limit) and 503 (the request's deadline, or the access log unreachable)."""
+    codes = {413, 500}
+    if "requestBody" in operation:
+        codes.add(400)
+    if path != "/health":
+        codes |= {429, 503}
+    return codes
+
+
 def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """The OpenAPI document with every error answer as application/problem+json in the
     gateway's shape (FastAPI would declare its own 422 body, which is never sent)."""
@@ -339,11 +352,11 @@ def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         document = get_openapi(title=app.title, version=app.version, summary=app.summary,
                                description=app.description, routes=app.routes)
         error_schema = {"$ref": "#/components/schemas/ErrorBody"}
-        for operations in document.get("paths", {}).values():
+        for path, operations in document.get("paths", {}).items():
             for operation in operations.values():
                 answers = operation.setdefault("responses", {})
-                for code in ("413", "500"):
-                    answers.setdefault(code, {"description": HTTPStatus(int(code)).phrase})
+                for code in _edge_answers(path, operation):
+                    answers.setdefault(str(code), {"description": HTTPStatus(code).phrase})
                 for code, answer in answers.items():
                     if code.isdigit() and int(code) >= 400:
                         answer["content"] = {PROBLEM_JSON: {"schema": error_schema}}

@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import signal
 
-from infra.db_retry import OUTAGE_ERRORS, Outage, create_pool_when_available, sleep_unless
-from infra.event_store import open_event_store
+from infra.db_retry import Outage
 from infra.key_wrapping import key_wrapper_for
 from infra.settings import Settings
+from infra.store_startup import store_when_available
 from infra.structured_logging import configure_logging, get_logger
 from infra.subscription import CatchUpSubscription
 from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
@@ -26,29 +26,21 @@ async def run_projector(settings: Settings) -> None:
     # rolls back with its checkpoint, either way nothing is applied twice.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    # Started while the database restarts, it waits for it (infra/db_retry.py).
-    outage = Outage(log, "projector")
-    pool = await create_pool_when_available(settings.database_url, outage, stop)
-    if pool is None:
-        return
+    # Started while the database restarts, it waits for it (infra/store_startup.py).
     key_wrapper = key_wrapper_for(settings)
+    store = await store_when_available(settings.database_url, key_wrapper,
+                                       Outage(log, "projector"), stop)
+    if store is None:
+        await key_wrapper.aclose()
+        return
     try:
-        store = None
-        while store is None and not stop.is_set():
-            try:
-                store = await open_event_store(pool, key_wrapper)
-            except OUTAGE_ERRORS as error:
-                await sleep_unless(stop, outage.failed(error))
-        if store is None:
-            return
-        outage.recovered()
         subscriptions = [
             CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
         ]
         log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
         await asyncio.gather(*(s.run(stop) for s in subscriptions))
     finally:
-        await pool.close()
+        await store.pool.close()
         await key_wrapper.aclose()
 
 

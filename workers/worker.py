@@ -12,12 +12,13 @@ from activities.case_context import CaseContextActivities, dutch_holidays
 from activities.directory import DirectoryActivities
 from activities.event_store import EventStoreActivities
 from domain.policy import RegionPolicy
-from infra.database import create_pool
-from infra.event_store import PostgresEventStore, open_event_store
+from infra.db_retry import Outage
+from infra.event_store import PostgresEventStore
 from infra.key_wrapping import key_wrapper_for
 from infra.policy_file import policy_from_env
 from infra.retention import retention_problem
 from infra.settings import Settings
+from infra.store_startup import store_when_available
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect, workflow_runner
 from workflows.escalation import EscalationEpisodeWorkflow
@@ -55,9 +56,13 @@ async def run_worker(settings: Settings) -> None:
                          "`python3 infra/bootstrap.py up`, which sets it for the worker")
     # A bad policy file stops the worker here, with the file's problems in the message.
     policy = policy_from_env()
-    pool = await create_pool(settings.database_url)
     key_wrapper = key_wrapper_for(settings)
-    store = await open_event_store(pool, key_wrapper)
+    # Started while the database restarts, it waits for it (infra/store_startup.py);
+    # nothing stops the wait but the process's end (Ctrl-C cancels it).
+    store = await store_when_available(settings.database_url, key_wrapper,
+                                       Outage(log, "worker"), asyncio.Event())
+    assert store is not None  # only a set stop event ends the wait without a store
+    pool = store.pool
     client = await connect(settings)
     worker = build_worker(client, store, settings.task_queue, policy)
     log.info("worker_started", task_queue=settings.task_queue, region=policy.region,

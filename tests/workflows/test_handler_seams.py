@@ -44,10 +44,11 @@ def signal(key: str, kind: SignalKind, description: str = "het loopt vast op sch
                          description=description)
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+async def until(check: Callable[[], Awaitable[bool]], what: str, *,
+                attempts: int = 400) -> None:
     """Poll `check` (a query or a read), without asserting on time: the bound only turns
     a hang into a failure that says what never happened."""
-    for _ in range(400):
+    for _ in range(attempts):
         if await check():
             return
         await asyncio.sleep(0.05)
