@@ -59,8 +59,7 @@ class Figures:
     unsendable: int = 0
 
     def summary(self) -> str:
-        by_class = Counter(f"{code // 100}xx" for code in self.statuses.elements())
-        return (f"{self.requests} requests ({dict(sorted(by_class.items()))}; "
+        return (f"{self.requests} requests (by status {dict(sorted(self.statuses.items()))}; "
                 f"{self.unsendable} not sendable over HTTP), {self.server_errors} 5xx, "
                 f"{len(self.violations)} schema violations, "
                 f"{len(self.wrote_when_refused)} refused inputs that wrote something")
