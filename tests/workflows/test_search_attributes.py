@@ -12,10 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionDescription
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.gateway_support import Gateway
+from workflows.messages import episode_workflow_id
 from workflows.search_attributes import (
     COORDINATOR_ID,
     ESCALATION_LEVEL,
@@ -43,6 +44,12 @@ async def listed(client: Client, workflow_id: str, query: str) -> bool:
             return True
         await asyncio.sleep(LIST_PAUSE_SECONDS)
     return False
+
+
+async def timer_summaries(client: Client, history: WorkflowHistory) -> list[str]:
+    """What the history's timers say they wait for (decoded as the Web UI's codec does)."""
+    return [(await client.data_converter.decode([e.user_metadata.summary], [str]))[0]
+            for e in history.events if e.HasField("timer_started_event_attributes")]
 
 
 async def described(client: Client, workflow_id: str) -> tuple[WorkflowExecutionDescription,
@@ -92,14 +99,18 @@ async def test_a_trajectory_is_found_by_its_phase_coordinator_region_and_escalat
     # they waited for, on the region's calendar day.
     assert case["next_deadline"] is None and case["next_deadline_summary"] is None
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    summaries: list[str] = [
-        (await client.data_converter.decode([e.user_metadata.summary], [str]))[0]
-        for e in history.events if e.HasField("timer_started_event_attributes")]
+    summaries = await timer_summaries(client, history)
     day = r"\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}"
     waits = {re.sub(day, "<day>", s) for s in summaries}
     assert waits == {"intake waiting norm ends <day>", "care start waiting norm ends <day>"}
+    # The episode's ladder says whose answer it waits for, and until which day.
+    ladder = await client.get_workflow_handle(
+        episode_workflow_id(case_id, "ep-1")).fetch_history()
+    ladder_waits = {re.sub(day, "<day>", s) for s in await timer_summaries(client, ladder)}
+    assert ladder_waits == {"level 1 (coordinator) response due <day>"}
     if os.environ.get("REGIE_RECORD_HISTORIES"):
         (HISTORIES / "shown_in_temporal.json").write_text(history.to_json())
+        (HISTORIES / "shown_in_temporal_episode.json").write_text(ladder.to_json())
 
 
 async def test_the_phase_before_a_change_no_longer_finds_the_case(
