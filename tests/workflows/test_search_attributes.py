@@ -15,6 +15,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from infra.search_attributes import (
+    how_to_register,
+    missing_search_attributes,
+    register_search_attributes,
+)
 from tests.workflows.gateway_support import Gateway
 from workflows.messages import episode_workflow_id
 from workflows.search_attributes import (
@@ -128,3 +133,11 @@ def test_the_dev_server_flags_register_every_attribute_with_its_type() -> None:
         "--search-attribute", "Phase=Keyword", "--search-attribute", "Region=Keyword",
         "--search-attribute", "CoordinatorId=Keyword",
         "--search-attribute", "EscalationLevel=Int", "--search-attribute", "InAftercare=Bool"]
+
+
+async def test_a_worker_finds_them_registered_on_the_dev_server_and_adds_nothing(
+        dev_env: WorkflowEnvironment) -> None:
+    namespace = dev_env.client.namespace
+    assert await missing_search_attributes(dev_env.client, namespace) == {}
+    assert await register_search_attributes(dev_env.client, namespace) == []
+    assert "--name EscalationLevel --type Int" in how_to_register(namespace)
