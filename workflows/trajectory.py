@@ -179,7 +179,7 @@ Mismatch = Callable[[TrajectoryState, LadderTerms, WorkingDayCalendar], str | No
 
 
 def _append_summary(payloads: list[EventPayload]) -> str:
-    """e.g. "append CarePlanAdopted, EvaluationScheduled": event types, never their data."""
+    """e.g. "append CareStarted, StagnationFound": event types, never their data."""
     kinds = [type(p).__name__ for p in payloads]
     shown = ", ".join(kinds[:4]) + (f" and {len(kinds) - 4} more" if len(kinds) > 4 else "")
     return f"append {shown}"
