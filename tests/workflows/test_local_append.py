@@ -2,7 +2,9 @@
 the regular one: a database connection cut in the middle of an append, or after its
 commit but before its answer, is retried by the local activity's own retry policy, and
 the step is stored exactly once (the store is idempotent on event ids; a retry replays
-the same ids). Time-skipping server, real PostgreSQL, the real worker."""
+the same ids). Time-skipping server, real PostgreSQL, the real worker. And a case that
+was waiting on a regular append when this code was deployed replays (and goes on) with
+regular appends."""
 
 from __future__ import annotations
 
@@ -13,19 +15,23 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from domain.commands import RecordContactAttempt
 from domain.events import ContactAttempted, NewEvent
 from domain.notifications import Notification
 from infra.event_store import AppendResult, PostgresEventStore
 from infra.key_wrapping import KeyWrapper
+from infra.temporal import workflow_runner
 from tests.db_outage import terminate_connections
+from tests.payload_keyring import suite_data_converter
 from tests.workflows.support import terminate_open_workflows
 from tests.workflows.test_handler_seams import assert_consistent, until
 from tests.workflows.test_lifecycle import ACTOR, open_case
-from workers.worker import build_worker
+from tests.workflows.test_replay import ROOT as HISTORIES
+from workers.worker import WORKFLOWS, build_worker
 
 
 class CountingStore(PostgresEventStore):
@@ -153,3 +159,28 @@ async def test_an_append_whose_answer_is_lost_after_its_commit_is_stored_once(
     assert again.version == version + 2
     assert await contacts_stored(pool, stream) == 2
     await assert_appends_were_local(time_skipping_env, "local-cut-after")
+
+
+def _cut_after_append_scheduled(history: WorkflowHistory, nth: int) -> WorkflowHistory:
+    """The history up to its `nth` `append_events` activity scheduled: a case that was
+    running when the new code was deployed, waiting on a regular append."""
+    scheduled = [i for i, e in enumerate(history.events)
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                 and e.activity_task_scheduled_event_attributes.activity_type.name
+                 == "append_events"]
+    return WorkflowHistory(history.workflow_id, history.events[:scheduled[nth] + 1])
+
+
+@pytest.mark.parametrize("nth", [0, 1, 4])
+async def test_a_case_waiting_on_a_regular_append_replays_on_the_local_append_code(
+        nth: int) -> None:
+    """Runs recorded before `one-append-per-step` (regular appends, no patch marker)
+    replay with regular appends on the current code, also when the deploy catches them
+    between scheduling an append and its result; only runs that recorded the marker
+    append as a local activity."""
+    recorded = (HISTORIES / "before-one-append" / "full_lifecycle.json").read_text()
+    history = _cut_after_append_scheduled(
+        WorkflowHistory.from_json("before-one-append/full_lifecycle", recorded), nth)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=suite_data_converter(),
+                        workflow_runner=workflow_runner())
+    await replayer.replay_workflow(history)
