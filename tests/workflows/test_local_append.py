@@ -9,6 +9,7 @@ regular appends."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
@@ -45,6 +46,7 @@ class CountingStore(PostgresEventStore):
         self.attempts: dict[str, int] = {}
         self.results: dict[str, list[AppendResult]] = {}
         self.cut_after_commit: str | None = None
+        self.lose_task_after_commit: str | None = None
 
     async def append(self, stream_id: str, expected_version: int,
                      events: Sequence[NewEvent],
@@ -57,6 +59,12 @@ class CountingStore(PostgresEventStore):
             await terminate_connections(self._dsn)
             raise asyncpg.ConnectionDoesNotExistError(
                 "connection was closed in the middle of operation")
+        if stream_id == self.lose_task_after_commit:
+            # Committed, and then the workflow task that ran this append is lost (a
+            # worker that dies or stalls past the task's time-out): the answer makes the
+            # workflow raise, which fails its task, and the task is tried again.
+            self.lose_task_after_commit = None
+            return AppendResult(stream_id, result.positions, result.last_version + 1000)
         return result
 
 
@@ -184,3 +192,30 @@ async def test_a_case_waiting_on_a_regular_append_replays_on_the_local_append_co
     replayer = Replayer(workflows=WORKFLOWS, data_converter=suite_data_converter(),
                         workflow_runner=workflow_runner())
     await replayer.replay_workflow(history)
+
+
+async def test_a_workflow_task_lost_after_its_append_committed_records_the_step_once(
+    time_skipping_env: WorkflowEnvironment, counting_worker: Worker,
+    counting_store: CountingStore, pool: asyncpg.Pool
+) -> None:
+    """A local activity runs inside the workflow task: when that task is lost after the
+    append committed, the task's next attempt decides again, at a later
+    `workflow.now()`, and appends the same event ids with other content. That is the
+    step's own lost attempt, not another writer: what it stored stands, once."""
+    case = await open_case(time_skipping_env, counting_worker, "local-lost-task")
+    stream = "trajectory-local-lost-task"
+    version = (await case.state()).version
+    counting_store.lose_task_after_commit = stream
+
+    result = await case.do(contact())
+
+    assert result.recorded and result.version == version + 1
+    assert await contacts_stored(pool, stream) == 1
+    await assert_consistent(case, counting_store)
+    again = await case.do(contact())
+    assert again.version == version + 2
+    assert await contacts_stored(pool, stream) == 2
+    if os.environ.get("REGIE_RECORD_HISTORIES"):
+        # Replayed by test_replay: the path of the `own-lost-append-stands` patch.
+        history = await case.handle.fetch_history()
+        (HISTORIES / "own_lost_append.json").write_text(history.to_json())
