@@ -165,6 +165,9 @@ RUN_UNIQUE_IDS_PATCH = "run-unique-event-ids"
 # Runs started before this patch showed Temporal no search attributes, memo or summaries;
 # since, the run loop shows the case in domain words (`_show_in_temporal`).
 SHOW_IN_TEMPORAL_PATCH = "show-case-in-temporal"
+# Runs before this patch, meeting their own event ids stored with other content, decided
+# the step again after catching up; since, what the step's lost attempt stored stands.
+OWN_LOST_APPEND_PATCH = "own-lost-append-stands"
 # Events per page of a rebuild: at a few kB an event (sealed personal data, encrypted by
 # the payload codec), a page stays well under Temporal's 2 MB payload limit.
 READ_PAGE_EVENTS = 200
@@ -244,6 +247,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         # What Temporal shows of the case (search attributes, memo), as last upserted.
         self._show = False
         self._shown: CaseSummary | None = None
+        # The event ids of the last append tried (see `_stored_by_lost_attempt`).
+        self._attempted_ids: list[uuid.UUID] = []
         for row in COMMAND_TABLE:
             if row.update is not None:
                 workflow.set_update_handler(row.update, self._update_handler(row),
@@ -410,7 +415,12 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                             conflicts += 1
                             if conflicts > CONFLICTS_PER_ROUND:
                                 break
-                            await self._catch_up()
+                            caught_up = await self._catch_up()
+                            if (failure == "EventIdConflictError"
+                                    and workflow.patched(OWN_LOST_APPEND_PATCH)):
+                                stored = self._stored_by_lost_attempt(caught_up)
+                                if stored:
+                                    return stored
                             continue
                         if failure == "EventDataRejectedError":
                             # Data the store cannot hold: refused, answered and logged;
@@ -444,6 +454,21 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                 "event store unavailable: deciding again after this wait"))
             backoff = min(backoff * 2, OUTAGE_BACKOFF_MAX)
 
+    def _stored_by_lost_attempt(self, caught_up: list[RecordedEvent]) -> list[EventPayload]:
+        """What an earlier attempt of this very step stored, if it did.
+
+        The append is a local activity: it runs inside the workflow task, so when that
+        task is lost after the append committed (a worker that died or stalled past the
+        task's time-out), the task's next attempt runs the step again, at a later
+        `workflow.now()`, and draws the same event ids (they are deterministic). The
+        store then holds those ids with other content (`EventIdConflictError`). No other
+        writer can hold them (they are unique to this run and draw), so what is stored
+        under them is this step, recorded once: it stands, and the step is not decided a
+        third time on the state that now includes it (a repeatable command, a contact
+        attempt or an evaluation, would otherwise be recorded twice)."""
+        mine = set(self._attempted_ids)
+        return [e.payload for e in caught_up if e.event_id in mine]
+
     def _erased_subjects(self, error: FailureError) -> frozenset[str]:
         failure = application_failure(error)
         details = failure.details if failure is not None else ()
@@ -465,6 +490,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         now = workflow.now()
         events = [new_event(p, event_id=self._event_id(), now=now, metadata=metadata)
                   for p in payloads]
+        self._attempted_ids = [e.event_id for e in events]
         try:
             request = AppendEventsInput(
                 stream_id=self._stream_id, case_id=self._case_id,
@@ -506,14 +532,15 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             return drawn  # runs from before the patch used the draw itself
         return uuid.uuid5(uuid.UUID(workflow.info().run_id), drawn.hex)
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self) -> list[RecordedEvent]:
         """Fold what another writer appended (a retried append that did land, an operator
-        tool) and react to it, so its episodes run too."""
+        tool) and react to it, so its episodes run too; the events folded."""
         events = await self._read_stream(self._state.version)
         self._state = fold(events, self._state)
         workflow.logger.info("caught up with the store", extra={
             "case_id": self._case_id, "version": self._state.version})
         await self._react([e.payload for e in events])
+        return events
 
     async def _read_stream(self, from_version: int) -> list[RecordedEvent]:
         if not workflow.patched(PAGED_READS_PATCH):
