@@ -118,20 +118,31 @@ class SkipFamilyGroupPlan(CaseworkerCommand):
     reason: OptionalText = ""
 
 
-class SubmitFamilyGroupPlan(CaseworkerCommand):
+class PlanCommand(CaseworkerCommand):
+    """A command that records a plan version (the family's own, a professional one, or
+    an adjustment)."""
+
     plan: FamilyPlan
+    young_person_took_part: bool | None = Field(
+        default=None,
+        description="Whether the young person took part in making this plan (the region "
+        "reports the share of plans they took part in). Leave it out when not known.")
+
+
+class SubmitFamilyGroupPlan(PlanCommand):
+    """The family's own plan, made with its network."""
 
 
 class DeclareNoFamilyGroupPlan(CaseworkerCommand):
     """The family says it will not make its own plan."""
 
 
-class AdoptPlan(CaseworkerCommand):
-    plan: FamilyPlan
+class AdoptPlan(PlanCommand):
+    """A professional plan, when no family group plan came."""
 
 
-class AdjustPlan(CaseworkerCommand):
-    plan: FamilyPlan
+class AdjustPlan(PlanCommand):
+    """A new plan version after an evaluation."""
 
 
 class ReportProgress(CaseworkerCommand):
