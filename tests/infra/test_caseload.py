@@ -74,8 +74,8 @@ async def test_two_concurrent_appointments_cannot_both_take_the_last_place(
     assert sorted(seen) == [CAP - 1, CAP]
     winner = "x" if seen[0] == CAP - 1 else "y"
     async with pool.acquire() as conn:
-        assert await conn.fetch("SELECT case_id, member_id FROM caseload_reservations") == [
-            (winner, "pro-9")]
+        reservations = await conn.fetch("SELECT case_id, member_id FROM caseload_reservations")
+        assert [tuple(r) for r in reservations] == [(winner, "pro-9")]
         assert await caseloads(conn, policy=POLICY) == [CaseloadRow(
             coordinator_id="pro-9", open_cases=CAP - 1, reserved=1, cap=CAP, over_cap=False)]
     # The winner's appointment is recorded; until the projector applies it, its
