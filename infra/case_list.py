@@ -193,9 +193,10 @@ class CaseListProjection:
         TrajectoryReopened, AftercareEnded,
     })
 
-    def __init__(self, region: str) -> None:
-        # The region whose projector this is: one projector per region's database.
-        self._region = region
+    def __init__(self, region: str | None = None) -> None:
+        # The region whose projector this is (its policy's `region`, REGIE_POLICY_FILE):
+        # each row is stamped with it, so a database shared by regions can be filtered.
+        self._region = region if region is not None else policy_from_env().region
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         case_ids = sorted({case_id_of(e) for e in events})
