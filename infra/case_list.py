@@ -264,7 +264,9 @@ class CaseRow(BaseModel):
     working_days_waited: int | None
     waiting_norm_deadline: datetime | None
     beyond_norm: bool
-    escalation_level: int | None  # the highest level of the case's open episodes
+    open_episodes: int  # escalation episodes open on the case (escalated: one or more)
+    escalation_level: int | None  # the highest level of its open episodes (None: none
+    # open, or none assigned a level yet)
     in_aftercare: bool
     next_deadline: datetime | None
     family_group_plan: FamilyGroupPlanStatus
@@ -294,7 +296,7 @@ WITH listed AS (
                WHEN 'referred' THEN c.referred_at + make_interval(secs => $1)
                WHEN 'accepted' THEN c.intake_at + make_interval(secs => $2)
            END AS norm_deadline,
-           e.escalation_level,
+           e.open_episodes, e.escalation_level,
            LEAST(
                CASE c.phase WHEN 'referred' THEN c.referred_at + make_interval(secs => $1)
                             WHEN 'accepted' THEN c.intake_at + make_interval(secs => $2) END,
@@ -309,7 +311,8 @@ WITH listed AS (
            ) AS next_deadline
     FROM case_list c
     LEFT JOIN LATERAL (
-        SELECT max(level) AS escalation_level, min(deadline) AS escalation_deadline
+        SELECT count(*) AS open_episodes, max(level) AS escalation_level,
+               min(deadline) AS escalation_deadline
         FROM escalation_episodes WHERE case_id = c.case_id AND status = 'open'
     ) e ON true
 )
@@ -317,7 +320,7 @@ SELECT * FROM listed
 WHERE ($4::text IS NULL OR phase = $4)
   AND ($5::text IS NULL OR coordinator_id = $5)
   AND ($6::text IS NULL OR region = $6)
-  AND ($7::boolean IS NULL OR (escalation_level IS NOT NULL) = $7)
+  AND ($7::boolean IS NULL OR (open_episodes > 0) = $7)
   AND ($8::boolean IS NULL OR (phase = 'aftercare') = $8)
   AND ($9::boolean IS NULL OR (norm_deadline IS NOT NULL AND norm_deadline < $10) = $9)
 """
@@ -367,7 +370,7 @@ async def list_cases(
             waiting_stage=stage, waiting_since=since, working_days_waited=waited,
             waiting_norm_deadline=deadline,
             beyond_norm=deadline is not None and deadline < as_of,
-            escalation_level=r["escalation_level"],
+            open_episodes=r["open_episodes"], escalation_level=r["escalation_level"],
             in_aftercare=r["phase"] == Phase.AFTERCARE.value,
             next_deadline=r["next_deadline"],
             family_group_plan=FamilyGroupPlanStatus(r["fgp_status"]),

@@ -132,6 +132,8 @@ async def test_a_case_row_shows_its_wait_its_escalation_and_its_next_deadline(
     assert f.in_aftercare and f.next_deadline == utc(2026, 3, 2)
     assert rows["e"].next_deadline is None and rows["e"].phase is Phase.ENDED
     assert rows["b"].reopen_count == 1
+    # b's episodes are resolved; a has one open.
+    assert (a.open_episodes, rows["b"].open_episodes) == (1, 0)
 
 
 async def test_the_escalation_board_shows_the_open_episodes(projected: asyncpg.Pool) -> None:
