@@ -8,11 +8,11 @@ import signal
 
 from infra.db_retry import Outage
 from infra.key_wrapping import key_wrapper_for
+from infra.projections import PROJECTIONS
 from infra.settings import Settings
 from infra.store_startup import store_when_available
 from infra.structured_logging import configure_logging, get_logger
 from infra.subscription import CatchUpSubscription
-from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
 
 
 async def run_projector(settings: Settings) -> None:
@@ -34,9 +34,8 @@ async def run_projector(settings: Settings) -> None:
         await key_wrapper.aclose()
         return
     try:
-        subscriptions = [
-            CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
-        ]
+        subscriptions = [CatchUpSubscription(store, name, make())
+                         for name, make in PROJECTIONS.items()]
         log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
         await asyncio.gather(*(s.run(stop) for s in subscriptions))
     finally:
