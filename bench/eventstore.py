@@ -1,6 +1,6 @@
 """Throughput of `PostgresEventStore` next to raw asyncpg on the same table layout.
 
-Run: `python -m bench.eventstore [--events 20000] [--trials 3]`.
+Run: `python -m bench.eventstore [--events 20000] [--cases 10000] [--trials 3]`.
 
 It prints figures and ratios; it asserts nothing about time (a shared 2-core machine is
 far too noisy for that). It only raises when the store and the raw baseline did not
@@ -13,11 +13,18 @@ What is compared:
   transaction.
 - append, 100 events per call with personal data (a parent's name and birth date): the
   store only, to show what sealing costs next to the line above.
-- read_all: paging with `store.read_all(position, limit=1000)` against a server-side
-  cursor (prefetch 1000) selecting the same columns, and against the same cursor plus
-  `json.loads` of each row's data and metadata: the least any reader that looks at the
-  events must do (the bare cursor decodes nothing, so no store can come near it); plus
-  the personal-data table, store only, to show what unsealing costs.
+- envelopes: paging with `store.read_envelopes(position, limit=1000)` (no data) against
+  a server-side cursor (prefetch 1000) selecting every column (target 0.8).
+- read_all: paging with `store.read_all(position, limit=1000)` against that cursor, and
+  against the same cursor plus `json.loads` of each row's data and metadata: the least
+  any reader that looks at the events must do (target 0.8).
+- read_all of the personal-data table against read_all of the plain one, back to back:
+  what unsealing costs (target 0.5).
+- rebuild: `infra.projections.rebuild` of the trajectory overview over a log of
+  `--cases` trajectories of 10 events (4 with personal data, 5 read by the overview),
+  against a raw cursor over the same log, and against the overview as it was applied
+  one event at a time before (`PerEventOverview`, measured once; the rows both write
+  are compared). Target: 100,000 events/s.
 
 Both sides get the same prebuilt `NewEvent` objects; the raw side serialises them in the
 timed loop too (`model_dump_json`), because the store has to do the same work and the
@@ -53,18 +60,40 @@ from uuid import uuid4
 import asyncpg
 
 from domain.events import (
+    CareStarted,
+    CheckInDue,
+    ContactAttempted,
+    CoordinatorAppointed,
     EventMetadata,
+    EventPayload,
     FamilyMember,
+    IntakeOutcome,
+    IntakeRecorded,
     MemberRole,
     NewEvent,
+    PartnerSignalRecorded,
+    PlanAdopted,
+    RecordedEvent,
     Referral,
     ReferralAdded,
+    SignalKind,
+    TrajectoryClosed,
+    TrajectoryReferred,
+    TrajectoryReopened,
 )
+from domain.family import family_subject
+from domain.trajectory import Phase, next_phase
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.event_store import PostgresEventStore
 from infra.local_kek import EnvKeyring, Kek
+from infra.pgtypes import Conn
+from infra.projections import rebuild
+from infra.structured_logging import configure_logging
+from infra.subscription import CatchUpSubscription
+from infra.trajectory_overview import SUBSCRIBER
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 BENCH_DATABASE = "regie_bench"
 READ_PAGE = 1000
@@ -161,6 +190,102 @@ def plan(total: int, batch: int, streams: int, *, tag: str, personal: bool) -> l
     return calls
 
 
+# A trajectory as the overview sees it: 10 events per case, 4 of them with personal data
+# (41% in the production log this was measured against), 5 of them read by the overview.
+def trajectory_events(case_id: str, n: int) -> list[NewEvent]:
+    subject = family_subject(case_id)
+    members = (FamilyMember(person_id=f"{case_id}-parent", role=MemberRole.PARENT,
+                            name="A. de Vries", birth_date=date(1986, 4, 12),
+                            has_parental_authority=True),)
+
+    def referral(k: int) -> Referral:
+        return Referral(referral_id=f"{case_id}-r{k}", organisation=f"Wijkteam {k % 3}",
+                        referrer="huisarts", members=members, reasons=())
+
+    def signal(k: int) -> PartnerSignalRecorded:
+        return PartnerSignalRecorded(
+            idempotency_key=f"{case_id}-s{k}", organisation="GGD", kind=SignalKind.CONCERN,
+            subject=subject, description="Zorgen over de thuissituatie.", acted_on=False,
+            note="")
+
+    contact = ContactAttempted(by="pro-1", channel="phone", reached=False)
+    payloads: list[EventPayload] = [
+        TrajectoryReferred(case_id=case_id, referral=referral(0)),
+        IntakeRecorded(outcome=IntakeOutcome.ACCEPTED, subject=subject),
+        CoordinatorAppointed(member_id=f"pro-{n % 40}", caseload_before=3, caseload_cap=15,
+                             subject=subject),
+        CareStarted(), contact, signal(1), contact, signal(2), CheckInDue(check_in=1),
+        ReferralAdded(case_id=case_id, referral=referral(1)),
+    ]
+    start = BASE_TIME + timedelta(minutes=n)
+    return [NewEvent(event_id=uuid4(), occurred_at=start + timedelta(days=i),
+                     metadata=EventMetadata(actor="user:bench", correlation_id=case_id),
+                     payload=payload)
+            for i, payload in enumerate(payloads)]
+
+
+class PerEventOverview:
+    """The overview as it was before batching: a round trip (or three) per event, with
+    the status read back each time. The baseline for the rebuild; kept verbatim here so
+    that it stays fixed while the real one changes."""
+
+    handles: frozenset[type[EventPayload]] | None = None
+
+    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            await self.apply(conn, event)
+
+    async def reset(self, conn: Conn) -> None:
+        await conn.execute("TRUNCATE trajectory_overview")
+
+    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
+        payload = event.payload
+        case_id = event.stream_id.removeprefix("trajectory-")
+        if isinstance(payload, TrajectoryReferred):
+            phase = next_phase(None, payload)
+            assert phase is not None
+            await conn.execute(
+                """INSERT INTO trajectory_overview (case_id, status, referred_at,
+                       referral_count, organisations, stream_version, last_position)
+                   VALUES ($1, $2, $3, 1, ARRAY[$4], $5, $6)""",
+                payload.case_id, phase.value, event.occurred_at,
+                payload.referral.organisation, event.version, event.position,
+            )
+            return
+        sets: dict[str, object] = {}
+        status: str | None = await conn.fetchval(
+            "SELECT status FROM trajectory_overview WHERE case_id = $1", case_id)
+        phase = next_phase(None if status is None else Phase(status), payload)
+        if phase is not None and phase.value != status:
+            sets["status"] = phase.value
+        if isinstance(payload, ReferralAdded):
+            await conn.execute(
+                """UPDATE trajectory_overview
+                   SET referral_count = referral_count + 1,
+                       organisations = CASE WHEN $2 = ANY(organisations) THEN organisations
+                                            ELSE organisations || $2 END
+                   WHERE case_id = $1""",
+                case_id, payload.referral.organisation,
+            )
+        elif isinstance(payload, TrajectoryReopened):
+            await conn.execute("UPDATE trajectory_overview SET reopen_count = "
+                               "reopen_count + 1, closed_at = NULL WHERE case_id = $1",
+                               case_id)
+        elif isinstance(payload, CoordinatorAppointed):
+            sets["coordinator_id"] = payload.member_id
+        elif isinstance(payload, PlanAdopted):
+            await conn.execute("UPDATE trajectory_overview SET first_plan_at = "
+                               "coalesce(first_plan_at, $2) WHERE case_id = $1",
+                               case_id, event.occurred_at)
+        elif isinstance(payload, TrajectoryClosed):
+            sets["closed_at"] = event.occurred_at
+        columns = ["stream_version", "last_position", *sets]
+        values = [event.version, event.position, *sets.values()]
+        assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+        await conn.execute(f"UPDATE trajectory_overview SET {assignments} WHERE case_id = $1",
+                           case_id, *values)
+
+
 # -- the timed loops --------------------------------------------------------------------
 
 
@@ -204,6 +329,16 @@ async def store_read_all(store: PostgresEventStore) -> tuple[float, int]:
     position = 0
     seen = 0
     while page := await store.read_all(position, limit=READ_PAGE):
+        seen += len(page)
+        position = page[-1].position
+    return time.perf_counter() - start, seen
+
+
+async def store_read_envelopes(store: PostgresEventStore) -> tuple[float, int]:
+    start = time.perf_counter()
+    position = 0
+    seen = 0
+    while page := await store.read_envelopes(position, limit=READ_PAGE):
         seen += len(page)
         position = page[-1].position
     return time.perf_counter() - start, seen
@@ -292,7 +427,7 @@ async def run_trial(dsn: str, schemas: Schemas, work: Workload, trial: int,
     store_first = trial % 2 == 0
 
     async def pair(store_side: Callable[[], Awaitable[T]],
-                   raw_side: Callable[[], Awaitable[T]]) -> tuple[T, T]:
+                   raw_side: Callable[[], Awaitable[U]]) -> tuple[T, U]:
         if store_first:
             s = await store_side()
             return s, await raw_side()
@@ -327,34 +462,92 @@ async def run_trial(dsn: str, schemas: Schemas, work: Workload, trial: int,
         s = await store_append(stores["personal"], work.personal)
         samples["appendP.store"].append(np_ / s)
 
-        # All read the same table: the store's batched one.
-        async def raw_reads() -> tuple[float, int, float, int]:
+        # All read the same table: the store's batched one (the personal reads their own).
+        async def raw_reads() -> tuple[float, float]:
             r, r_seen = await raw_cursor_read(conns["storeN"])
             j, j_seen = await raw_cursor_json_read(conns["storeN"])
-            return r, r_seen, j, j_seen
+            if r_seen != nn or j_seen != nn:
+                raise RuntimeError(f"raw read {r_seen} and {j_seen} (+ json) of {nn} events")
+            return r, j
 
-        async def store_read() -> tuple[float, int, float, int]:
+        async def store_reads() -> tuple[float, float, float]:
+            e, e_seen = await store_read_envelopes(stores["storeN"])
             s, s_seen = await store_read_all(stores["storeN"])
-            return s, s_seen, 0.0, 0
+            # Right after the plain read: the ratio of the two is what unsealing costs.
+            p, p_seen = await store_read_all(stores["personal"])
+            if e_seen != nn or s_seen != nn or p_seen != np_:
+                raise RuntimeError(f"read {e_seen} envelopes, {s_seen} events and "
+                                   f"{p_seen} personal of {nn} and {np_}")
+            return e, s, p
 
-        (s, s_seen, _, _), (r, r_seen, j, j_seen) = await pair(store_read, raw_reads)
-        if s_seen != nn or r_seen != nn or j_seen != nn:
-            raise RuntimeError(f"read {s_seen} (store), {r_seen} (raw) and {j_seen} "
-                               f"(raw + json) of {nn} events")
+        (e, s, p), (r, j) = await pair(store_reads, raw_reads)
+        samples["env.store"].append(nn / e)
+        samples["env.raw"].append(nn / r)
         samples["read.store"].append(nn / s)
         samples["read.raw"].append(nn / r)
         samples["readJ.store"].append(nn / s)
         samples["readJ.raw"].append(nn / j)
-
-        s, s_seen = await store_read_all(stores["personal"])
-        if s_seen != np_:
-            raise RuntimeError(f"read {s_seen} of {np_} events with personal data")
-        samples["readP.store"].append(np_ / s)
+        samples["readP.store"].append(np_ / p)
+        samples["readP.raw"].append(nn / s)
     finally:
         for conn in conns.values():
             await conn.close()
         for pool in pools.values():
             await pool.close()
+        await schemas.drop_all()
+
+
+# -- rebuilding a read model ---------------------------------------------------------------
+
+OVERVIEW_DIGEST = """SELECT count(*) AS n,
+                            md5(coalesce(string_agg(t::text, ',' ORDER BY case_id), ''))
+                                AS digest
+                     FROM trajectory_overview AS t"""
+
+
+async def overview_digest(conn: asyncpg.Connection) -> tuple[int, str]:
+    row = await conn.fetchrow(OVERVIEW_DIGEST)
+    assert row is not None
+    return int(row["n"]), str(row["digest"])
+
+
+async def run_rebuilds(schemas: Schemas, log: Sequence[Call], trials: int,
+                       samples: Samples) -> None:
+    """The overview rebuilt from a log of trajectories, `trials` times, against the old
+    per-event apply (once: it is slow) and a raw cursor over the same log (each trial)."""
+    dsn = await schemas.new("rebuild")
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    conn = await asyncpg.connect(dsn)
+    try:
+        store = PostgresEventStore(pool, key_wrapper=EnvKeyring(Kek.generate()))
+        for call in log:
+            await store.append(call.stream_id, call.expected_version, call.events)
+        total = Workload.count(log)
+
+        old = CatchUpSubscription(store, "bench_per_event", PerEventOverview(),
+                                  batch_size=500)
+        start = time.perf_counter()
+        if await old.catch_up() != total:
+            raise RuntimeError("the per-event overview did not pass over the whole log")
+        per_event = total / (time.perf_counter() - start)
+        expected = await overview_digest(conn)
+
+        for _ in range(trials):
+            figures = await rebuild(store, SUBSCRIBER)
+            if figures.events != total or await overview_digest(conn) != expected:
+                raise RuntimeError(f"the rebuild passed {figures.events} of {total} events "
+                                   "or wrote other rows than the per-event overview")
+            r, r_seen = await raw_cursor_read(conn)
+            if r_seen != total:
+                raise RuntimeError(f"raw read {r_seen} of {total} events")
+            samples["rebuild.store"].append(figures.events_per_second)
+            samples["rebuild.raw"].append(total / r)
+            samples["rebuildOld.store"].append(figures.events_per_second)
+            # Measured once (it takes minutes at full size); the same figure each trial.
+            samples["rebuildOld.raw"].append(per_event)
+    finally:
+        await conn.close()
+        await pool.close()
         await schemas.drop_all()
 
 
@@ -366,7 +559,8 @@ class Line:
     label: str
     key: str
     has_raw: bool
-    target: float | None
+    target: float | None  # a ratio, or with `absolute`, events/s
+    absolute: bool = False
 
 
 def report(samples: Samples, batch: int, trials: int) -> None:
@@ -374,28 +568,43 @@ def report(samples: Samples, batch: int, trials: int) -> None:
         Line("append batch=1", "append1", True, None),
         Line(f"append batch={batch}", "appendN", True, 0.8),
         Line(f"append batch={batch} personal", "appendP", False, None),
-        Line(f"read_all limit={READ_PAGE}", "read", True, 0.8),
-        Line("  vs raw cursor + json.loads", "readJ", True, None),
-        Line(f"read_all limit={READ_PAGE} personal", "readP", False, None),
+        Line("envelopes vs raw cursor", "env", True, 0.8),
+        Line("read_all vs raw cursor", "read", True, None),
+        Line("read_all vs raw cursor + json", "readJ", True, 0.8),
+        Line("read_all personal vs plain", "readP", True, 0.5),
+        Line("rebuild overview vs raw cursor", "rebuild", True, 100_000, absolute=True),
+        Line("rebuild vs per-event apply", "rebuildOld", True, None),
     ]
-    print(f"{'':30} {'store ev/s':>11} {'raw ev/s':>10} {'ratio':>6} {'target':>7}"
+    print(f"{'':32} {'ev/s':>11} {'base ev/s':>10} {'ratio':>6} {'target':>9}"
           f"   {'per-trial ratios':<}")
     for line in lines:
+        if not samples.get(f"{line.key}.store"):
+            continue
         store = max(samples[f"{line.key}.store"])
+        if line.target is None:
+            target = "-"
+        elif line.absolute:
+            target = f">={line.target / 1000:.0f}k/s"
+        else:
+            target = f">={line.target:.1f}"
         if not line.has_raw:
-            print(f"{line.label:30} {store:11,.0f} {'-':>10} {'-':>6} {'-':>7}")
+            print(f"{line.label:32} {store:11,.0f} {'-':>10} {'-':>6} {target:>9}")
             continue
         raw = max(samples[f"{line.key}.raw"])
         paired = sorted(s / r for s, r in zip(samples[f"{line.key}.store"],
                                               samples[f"{line.key}.raw"], strict=True))
-        target = "-" if line.target is None else f">={line.target:.1f}"
-        print(f"{line.label:30} {store:11,.0f} {raw:10,.0f} {store / raw:6.2f} "
-              f"{target:>7}   {' '.join(f'{p:.2f}' for p in paired)}")
-    print(f"\nev/s: events / wall time of the whole loop, best (highest) of {trials} trials."
-          "\nratio: best store / best raw; per-trial ratios: store / raw of each trial, "
-          "run back to back in alternating order (sorted)."
-          "\nraw cursor + json.loads: the same store figure against a raw cursor that also "
-          "parses each row's data and metadata JSON.")
+        print(f"{line.label:32} {store:11,.0f} {raw:10,.0f} {store / raw:6.2f} "
+              f"{target:>9}   {' '.join(f'{p:.2f}' for p in paired)}")
+    print(f"""
+ev/s: events / wall time of the whole loop, best (highest) of {trials} trials; base ev/s:
+the baseline of the line, measured in the same trial. ratio: best / best baseline;
+per-trial ratios: each trial's pair, run back to back in alternating order (sorted).
+envelopes: store.read_envelopes (no data) vs a raw cursor reading every column.
+read_all vs raw cursor + json: typed events vs a raw cursor that parses each row's data
+and metadata. read_all personal vs plain: the same read of events with a parent's name
+and birth date (sealed) vs events without. rebuild: the trajectory overview from 0 over
+a log of trajectories (40% of the events with personal data), vs a raw cursor over the
+same log and vs the overview as it was applied one event at a time.""")
 
 
 # -- main ---------------------------------------------------------------------------------
@@ -407,6 +616,9 @@ async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
         batched=plan(args.events, args.batch, args.streams, tag="many", personal=False),
         personal=plan(args.events, args.batch, args.streams, tag="pii", personal=True),
     )
+    # One append per trajectory, as its first steps arrive in one workflow step.
+    log = [Call(f"trajectory-case-{n:06d}", 0, tuple(trajectory_events(f"case-{n:06d}", n)))
+           for n in range(args.cases)]
     # The prebuilt events are ~800k GC-tracked objects. Left in the young generations,
     # every full collection walks them, which taxes whoever allocates most (the store's
     # read path by 3x) for objects that are not part of what is measured. Freezing moves
@@ -423,7 +635,8 @@ async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
               f"synchronous_commit={sync_commit})")
         print(f"events: batch=1 {Workload.count(work.single)}, batch={args.batch} "
               f"{Workload.count(work.batched)} (and as many with personal data), "
-              f"over {args.streams} streams; {args.trials} trials after a warm-up\n")
+              f"over {args.streams} streams; {args.trials} trials after a warm-up; "
+              f"rebuild log: {args.cases} trajectories, {Workload.count(log)} events\n")
 
         # Warm-up: connection setup, statement preparation and pydantic's first-call
         # work would otherwise land in the first trial only.
@@ -434,6 +647,9 @@ async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
         for trial in range(args.trials):
             await run_trial(dsn, schemas, work, trial, samples)
             print(f"  trial {trial + 1}/{args.trials} done", flush=True)
+        if args.cases:
+            await run_rebuilds(schemas, log, args.trials, samples)
+            print(f"  rebuilds of {Workload.count(log)} events done", flush=True)
         print()
         report(samples, args.batch, args.trials)
     finally:
@@ -455,6 +671,9 @@ def parse_args() -> argparse.Namespace:
                         help="events per call for the batched appends (default 100)")
     parser.add_argument("--streams", type=int, default=200,
                         help="distinct streams the appends are spread over (default 200)")
+    parser.add_argument("--cases", type=int, default=10_000,
+                        help="trajectories (10 events each) in the log the overview is "
+                             "rebuilt from (default 10000; 0 skips the rebuild)")
     parser.add_argument("--trials", type=int, default=3,
                         help="repetitions; the best of them is printed (default 3)")
     args = parser.parse_args()
@@ -468,6 +687,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # The subscriber's per-batch debug lines would land in the figures' output.
+    configure_logging("WARNING")
     server: Any = None
     url = os.environ.get("REGIE_DATABASE_URL")
     if url:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from domain.events import EVENT_ADAPTER, EVENT_TYPES, EventPayload
+from domain.model import FROM_STORE
 from domain.upcasting import UPCASTERS, JsonDict, UpcasterRegistry
 
 
@@ -44,7 +45,7 @@ class EventCodec:
     def decode_json(self, event_type: str, schema_version: int, raw: str) -> EventPayload:
         """Fast path: current schema, no personal data to unseal."""
         if schema_version == self.current_version(event_type):
-            payload: EventPayload = self._adapter.validate_json(raw)
+            payload: EventPayload = self._adapter.validate_json(raw, context=FROM_STORE)
             return payload
         return self.decode(event_type, schema_version, json.loads(raw))
 
@@ -52,7 +53,7 @@ class EventCodec:
         target = self.current_version(event_type)
         if schema_version != target:
             data = self._upcasters.upcast(event_type, schema_version, target, data)
-        payload: EventPayload = self._adapter.validate_python(data)
+        payload: EventPayload = self._adapter.validate_python(data, context=FROM_STORE)
         return payload
 
 

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -83,6 +83,9 @@ class EnvKeyring:
     destroy an environment variable itself.
     """
 
+    # Unwrapping never waits for I/O (infra/subject_keys.py: no task per key).
+    unwraps_locally: ClassVar[bool] = True
+
     def __init__(self, current: Kek, previous: Sequence[Kek] = ()) -> None:
         self._current = current
         self._keks = {k.id: k for k in (*previous, current)}
@@ -132,6 +135,9 @@ class FileKeyring:
     without a restart: after a rotation it wraps under the new KEK, and once the old KEK
     is destroyed nothing here can unwrap under it any more.
     """
+
+    # Unwrapping never waits for I/O (infra/subject_keys.py: no task per key).
+    unwraps_locally: ClassVar[bool] = True
 
     def __init__(self, path: Path) -> None:
         self._path = path

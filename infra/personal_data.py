@@ -97,16 +97,23 @@ class Unsealer:
         return doc
 
     def _walk(self, doc: Any, event_id: UUID, path: JsonPath) -> None:
-        items: Iterable[tuple[str | int, Any]] = (
-            doc.items() if isinstance(doc, dict) else enumerate(doc))
-        for key, value in items:
-            if isinstance(value, dict):
-                if SEALED in value:
-                    doc[key] = self._open(value[SEALED], event_id, (*path, key))
-                else:
-                    self._walk(value, event_id, (*path, key))
-            elif isinstance(value, list):
-                self._walk(value, event_id, (*path, key))
+        # A loop over a stack rather than recursion: most nodes hold no sealed value,
+        # and a call per nested object cost more than the decryption of the one that
+        # does. Replacing a value under an existing key is safe while iterating.
+        stack: list[tuple[Any, JsonPath]] = [(doc, path)]
+        while stack:
+            node, at = stack.pop()
+            items: Iterable[tuple[Any, Any]] = (
+                node.items() if type(node) is dict else enumerate(node))
+            for key, value in items:
+                kind = type(value)
+                if kind is dict:
+                    if SEALED in value:
+                        node[key] = self._open(value[SEALED], event_id, (*at, key))
+                    else:
+                        stack.append((value, (*at, key)))
+                elif kind is list:
+                    stack.append((value, (*at, key)))
 
     def _open(self, sealed: dict[str, str], event_id: UUID, path: JsonPath) -> Any:
         subject = sealed["s"]

@@ -41,7 +41,7 @@ class Projection(Protocol):
     skips events by `event.type` never decodes those either.
 
     How to write one that keeps up (infra/trajectory_overview.py is the example, and
-    docs/read_models.md says why): fold the batch in memory and write its rows with one
+    docs/projections.md says why): fold the batch in memory and write its rows with one
     statement per batch.
     """
 

@@ -4,7 +4,7 @@ Fed by a catch-up subscription, so each event is applied exactly once, in the sa
 transaction as the subscriber's checkpoint. Holds no personal data, so erasure never
 has to touch it. (Caseloads are counted from `case_list`, infra/caseload.py.)
 
-How it applies a batch (the pattern for read models, see docs/read_models.md): fold the
+How it applies a batch (the pattern for read models, see docs/projections.md): fold the
 batch in memory into one change per case (`CaseChange`), then write all changes with one
 statement, from arrays (`unnest`). The fold reads no row: each change says what it sets
 and what it adds, and the statement combines that with the row as it is. So a batch of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 
@@ -157,3 +158,22 @@ async def test_an_erased_subject_reads_as_erased_from_a_lazy_event_too(
     assert parent.name == "Anna de Vries"
     assert isinstance(kept.payload, TrajectoryReferred)
     assert kept.payload.referral.members[1].name == "Sam de Vries"
+
+
+async def test_text_rules_guard_what_is_written_not_what_is_read(
+        pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    """Text stored under older rules still reads; the rules still refuse new text."""
+    payload = referred("a", "a-child")
+    stored = payload.model_dump(mode="json")
+    stored["referral"]["organisation"] = "Wijkteam\tNoord"  # not one line
+    with pytest.raises(ValidationError, match="control character"):
+        TrajectoryReferred.model_validate(stored)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+                                   schema_version, occurred_at, metadata, data)
+               VALUES ('trajectory-a', 1, $1, 'TrajectoryReferred', 1, now(), $2, $3)""",
+            uuid.uuid4(), EventMetadata(actor="test").model_dump_json(), json.dumps(stored))
+    (event,) = await pg_store.read_all()
+    assert isinstance(event.payload, TrajectoryReferred)
+    assert event.payload.referral.organisation == "Wijkteam\tNoord"
