@@ -15,7 +15,8 @@ from markupsafe import Markup
 
 BAR_HEIGHT = 26
 GAP = 10
-LABEL_WIDTH = 190
+LABEL_WIDTH = 270
+MAX_LABEL = 34  # characters; longer labels are shortened (the table beside has them whole)
 PLOT_WIDTH = 420
 VALUE_WIDTH = 150
 
@@ -26,6 +27,10 @@ class Bar:
     value: float
     note: str = ""  # words after the number, e.g. "boven het maximum"
     marked: bool = False  # drawn hatched (past the limit, above the norm)
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…"
 
 
 def _number(value: float) -> str:
@@ -56,7 +61,7 @@ def bar_chart(chart_id: str, title: str, description: str, bars: list[Bar],
         text = f"{_number(bar.value)}{unit}" + (f" ({bar.note})" if bar.note else "")
         parts.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{y + BAR_HEIGHT * 0.68}" text-anchor="end" '
-            f'class="chart-label">{escape(bar.label)}</text>'
+            f'class="chart-label">{escape(_short(bar.label))}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" height="{BAR_HEIGHT}" '
             f'fill="{fill}" stroke="#000000" stroke-width="0.5"/>'
             f'<text x="{LABEL_WIDTH + length + 6:.1f}" y="{y + BAR_HEIGHT * 0.68}" '
