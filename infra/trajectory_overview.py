@@ -2,7 +2,7 @@
 
 Fed by a catch-up subscription, so each event is applied exactly once, in the same
 transaction as the subscriber's checkpoint. Holds no personal data, so erasure never
-has to touch it. The coordinator's caseload is counted from it.
+has to touch it. (Caseloads are counted from `case_list`, infra/caseload.py.)
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from domain.events import (
     TrajectoryReferred,
     TrajectoryReopened,
 )
-from domain.trajectory import Phase, next_phase
+from domain.trajectory import Phase, case_id_of_stream, next_phase
 from infra.pgtypes import Conn
 
 SUBSCRIBER = "trajectory_overview"
-OPEN_PHASES = [Phase.REFERRED.value, Phase.ACCEPTED.value, Phase.IN_CARE.value]
 
 
 def _case_id(event: RecordedEvent) -> str:
-    return event.stream_id.removeprefix("trajectory-")
+    return case_id_of_stream(event.stream_id)
 
 
 class TrajectoryOverviewProjection:
@@ -85,11 +84,3 @@ class TrajectoryOverviewProjection:
         await conn.execute(f"UPDATE trajectory_overview SET {assignments} WHERE case_id = $1",
                            case_id, *values)
 
-
-async def coordinator_caseload(conn: Conn, member_id: str, except_case: str) -> int:
-    """Open trajectories that `member_id` coordinates, other than `except_case`."""
-    count: int = await conn.fetchval(
-        """SELECT count(*) FROM trajectory_overview
-           WHERE coordinator_id = $1 AND case_id <> $2 AND status = ANY($3::text[])""",
-        member_id, except_case, OPEN_PHASES)
-    return count

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import signal
 
+from infra import case_list, closures, escalation_board, plan_adoptions
 from infra.db_retry import OUTAGE_ERRORS, Outage, create_pool_when_available, sleep_unless
 from infra.event_store import open_event_store
 from infra.key_wrapping import key_wrapper_for
+from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.subscription import CatchUpSubscription
@@ -42,8 +44,16 @@ async def run_projector(settings: Settings) -> None:
         if store is None:
             return
         outage.recovered()
+        region = policy_from_env().region
         subscriptions = [
             CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
+            CatchUpSubscription(store, case_list.SUBSCRIBER,
+                                case_list.CaseListProjection(region)),
+            CatchUpSubscription(store, escalation_board.SUBSCRIBER,
+                                escalation_board.EscalationBoardProjection()),
+            CatchUpSubscription(store, closures.SUBSCRIBER, closures.ClosuresProjection()),
+            CatchUpSubscription(store, plan_adoptions.SUBSCRIBER,
+                                plan_adoptions.PlanAdoptionsProjection()),
         ]
         log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
         await asyncio.gather(*(s.run(stop) for s in subscriptions))
