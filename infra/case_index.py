@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from infra.pgtypes import Conn
-from infra.trajectory_overview import OPEN_PHASES
 
 _STREAM_PREFIX = "trajectory-"
 # A list page shows at most this many cases; a caseload is capped far below it.
@@ -55,12 +54,8 @@ async def cases_with_escalations(conn: Conn) -> list[str]:
     return [r["case_id"] for r in rows]
 
 
-async def open_caseloads(conn: Conn) -> dict[str, int]:
-    """Open trajectories per coordinator (the trajectory overview's count, the one the
-    caseload cap is checked against)."""
-    rows = await conn.fetch(
-        """SELECT coordinator_id, count(*) AS n FROM trajectory_overview
-           WHERE coordinator_id IS NOT NULL
-             AND status = ANY($1::text[])
-           GROUP BY coordinator_id ORDER BY coordinator_id""", OPEN_PHASES)
-    return {r["coordinator_id"]: r["n"] for r in rows}
+async def professional_names(conn: Conn, professional_ids: Sequence[str]) -> dict[str, str]:
+    """Professionals' names from the directory (people at work, not families)."""
+    rows = await conn.fetch("SELECT id, name FROM directory_professionals "
+                            "WHERE id = ANY($1::text[])", list(professional_ids))
+    return {r["id"]: r["name"] for r in rows}

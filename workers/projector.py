@@ -8,7 +8,7 @@ import signal
 
 from infra import case_list, closures, escalation_board, plan_adoptions
 from infra.db_retry import OUTAGE_ERRORS, Outage, create_pool_when_available, sleep_unless
-from infra.event_store import open_event_store
+from infra.event_store import PostgresEventStore, open_event_store
 from infra.key_wrapping import key_wrapper_for
 from infra.policy_file import policy_from_env
 from infra.settings import Settings
@@ -45,21 +45,25 @@ async def run_projector(settings: Settings) -> None:
             return
         outage.recovered()
         region = policy_from_env().region
-        subscriptions = [
-            CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
-            CatchUpSubscription(store, case_list.SUBSCRIBER,
-                                case_list.CaseListProjection(region)),
-            CatchUpSubscription(store, escalation_board.SUBSCRIBER,
-                                escalation_board.EscalationBoardProjection()),
-            CatchUpSubscription(store, closures.SUBSCRIBER, closures.ClosuresProjection()),
-            CatchUpSubscription(store, plan_adoptions.SUBSCRIBER,
-                                plan_adoptions.PlanAdoptionsProjection()),
-        ]
+        subscriptions = projections(store, region)
         log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
         await asyncio.gather(*(s.run(stop) for s in subscriptions))
     finally:
         await pool.close()
         await key_wrapper.aclose()
+
+
+def projections(store: PostgresEventStore, region: str) -> list[CatchUpSubscription]:
+    """Every read model the projector keeps, each a subscription of its own."""
+    return [
+        CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
+        CatchUpSubscription(store, case_list.SUBSCRIBER, case_list.CaseListProjection(region)),
+        CatchUpSubscription(store, escalation_board.SUBSCRIBER,
+                            escalation_board.EscalationBoardProjection()),
+        CatchUpSubscription(store, closures.SUBSCRIBER, closures.ClosuresProjection()),
+        CatchUpSubscription(store, plan_adoptions.SUBSCRIBER,
+                            plan_adoptions.PlanAdoptionsProjection()),
+    ]
 
 
 def main() -> None:

@@ -21,15 +21,15 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
 
 from domain.events import EscalationLevelAssigned, EscalationResolved, PlanEvaluated
+from domain.policy import RegionPolicy
 from infra.access_log import Outcome, read_access_log
 from infra.directory import DirectoryFile, ProfessionalEntry, import_directory
 from infra.event_store import PostgresEventStore
-from infra.subscription import CatchUpSubscription
-from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
 from tests.browser.support import assert_accessible, chromium_path, screenshot, served
 from tests.directory_fixture import DIRECTORY, GGD, SCHOOL, WIJKTEAM
 from tests.workflows.gateway_support import Gateway, running_gateway
 from tests.workflows.test_handler_seams import until
+from workers.projector import projections
 
 # A coordinator the directory names without a manager: their escalations go from level 1
 # straight to the process director.
@@ -276,9 +276,10 @@ async def test_a_process_director_takes_a_binding_decision(
                 if isinstance(e.payload, EscalationResolved)]
     assert [(r.level, r.by, r.binding) for r in resolved] == [(3, "pro-dir", True)]
 
-    # The process director sees every coordinator's load against the cap (the
-    # projector's count, brought up to date here as the running projector would).
-    await CatchUpSubscription(pg_store, SUBSCRIBER, TrajectoryOverviewProjection()).catch_up()
+    # The process director sees every coordinator's load against the cap and the
+    # region's figures (the read models brought up to date as the projector would).
+    for projection in projections(pg_store, RegionPolicy().region):
+        await projection.catch_up()
     await page.get_by_role("link", name="Caseload").click()
     chart = page.locator("svg.chart")
     await expect(chart).to_contain_text("Coordinator Zonder Leiding")
@@ -286,6 +287,17 @@ async def test_a_process_director_takes_a_binding_decision(
                  ).to_be_visible()
     await assert_accessible(page)
     await screenshot(page, "caseload")
+
+    await page.get_by_role("link", name="Regiocijfers").click()
+    stagnations = page.locator("svg.chart", has_text="Stagnaties naar oorzaak")
+    await expect(stagnations).to_contain_text("stagnatie gemeld")
+    await expect(stagnations).to_contain_text("opgelost op niveau 3: 1")
+    await expect(page.get_by_text("Bindende besluiten (doorzettingsmacht) dit jaar: 1."))\
+        .to_be_visible()
+    await expect(page.locator("svg.chart", has_text="Familiegroepsplannen per jaar"))\
+        .to_contain_text("doel 40")
+    await assert_accessible(page)
+    await screenshot(page, "regiocijfers")
 
 
 async def test_a_partners_key_and_another_team_cannot_open_it(

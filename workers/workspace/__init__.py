@@ -11,6 +11,7 @@ idempotency key, one per rendered form. Partners' API keys do not open it.
     /werkplek/gezinnen/{id}    one case: family, consent, team, plan, timeline, forms
     /werkplek/opschaling       open escalation episodes by level
     /werkplek/caseload         caseload per coordinator against the cap (SVG)
+    /werkplek/regio            the region's yearly figures (SVG)
 """
 
 from __future__ import annotations
@@ -44,13 +45,20 @@ from domain.errors import DomainError
 from domain.trajectory import TrajectoryState
 from domain.urgency import Countdown, Urgency, countdown, urgency, urgency_key
 from infra.authentication import API_KEY_HEADER, Authenticator, UnauthenticatedError
-from infra.case_index import cases_naming, cases_with_escalations, open_caseloads, reports_of
+from infra.case_index import (
+    cases_naming,
+    cases_with_escalations,
+    professional_names,
+    reports_of,
+)
+from infra.caseload import caseloads
 from infra.directory import access_facts
+from infra.region_report import region_report
 from infra.settings import Settings
 from infra.structured_logging import get_logger
 from workers.access_control import Door, GatewayError, visit_of
 from workers.case_desk import CaseDesk
-from workers.workspace import formatting, words_nl
+from workers.workspace import figures, formatting, words_nl
 from workers.workspace.charts import Bar, bar_chart
 from workers.workspace.forms import FORMS, FormError, command_from
 from workers.workspace.login import mount_login
@@ -286,29 +294,48 @@ class Workspace:
 
     # -- overviews --------------------------------------------------------------------------
 
-    async def caseload(self, request: Request) -> Response:
-        principal = await self.enter(request, "read_caseloads")
+    async def overseer(self, request: Request, action: str) -> ProfessionalPrincipal:
+        """The Door for the overviews (caseloads, figures): team leads, managers and the
+        region's process director (`domain.access.check_overview`)."""
+        principal = await self.enter(request, action)
         me = principal.professional_id
         async with self.desk.pool().acquire() as conn:
             reports = await reports_of(conn, me)
             facts = await access_facts(conn, [me], self.desk.policy.region)
-            check_overview(principal, manages=bool(reports),
-                           directs_region=facts.process_director_id == me)
-            loads = await open_caseloads(conn)
-            names = {r["id"]: r["name"] for r in await conn.fetch(
-                "SELECT id, name FROM directory_professionals WHERE id = ANY($1::text[])",
-                list(loads))}
-        cap = self.desk.policy.caseload_cap
-        rows = [(names.get(pid, pid), pid, n, n > cap) for pid, n in
-                sorted(loads.items(), key=lambda item: (-item[1], item[0]))]
+        check_overview(principal, manages=bool(reports),
+                       directs_region=facts.process_director_id == me)
+        return principal
+
+    async def caseload(self, request: Request) -> Response:
+        await self.overseer(request, "read_caseloads")
+        policy = self.desk.policy
+        async with self.desk.pool().acquire() as conn:
+            loads = await caseloads(conn, policy.region, policy=policy)
+            names = await professional_names(conn, [row.coordinator_id for row in loads])
+        cap = policy.caseload_cap
+        rows = [(names.get(row.coordinator_id, row.coordinator_id), row) for row in loads]
         chart = bar_chart(
             "caseload", words_nl.word("caseload.title"), words_nl.word("caseload.chart"),
-            [Bar(label=name, value=n, marked=over,
-                 note=words_nl.word("caseload.over") if over else "")
-             for name, _, n, over in rows],
+            [Bar(label=name, value=row.open_cases + row.reserved, marked=row.over_cap,
+                 note=words_nl.word("caseload.over") if row.over_cap else "")
+             for name, row in rows],
             limit=cap, limit_label=f"{words_nl.word('col.cap')} {cap}") if rows else None
         return self.render(request, "caseload.html", title=words_nl.word("caseload.title"),
                            rows=rows, cap=cap, chart=chart)
+
+    async def region(self, request: Request) -> Response:
+        await self.overseer(request, "read_region_report")
+        policy = self.desk.policy
+        this_year = formatting.local_day(self.clock(), policy.time_zone).year
+        asked = request.query_params.get("jaar", "")
+        year = int(asked) if asked.isdigit() and 2000 <= int(asked) <= this_year else this_year
+        async with self.desk.pool().acquire() as conn:
+            reports = {y: await region_report(conn, y, policy.region, policy=policy)
+                       for y in range(year - 4, year + 1)}
+        return self.render(request, "region.html", title=words_nl.word("region.title"),
+                           year=year, years=range(this_year - 9, this_year + 1),
+                           report=reports[year],
+                           charts=figures.region_charts(reports, year, policy))
 
 
 def new_form_key() -> str:
@@ -353,11 +380,15 @@ def mount_workspace(app: FastAPI, door: Door, desk: CaseDesk, settings: Settings
     async def caseload(request: Request) -> Response:
         return await workspace.caseload(request)
 
+    async def region(request: Request) -> Response:
+        return await workspace.region(request)
+
     page(f"{PREFIX}/", my_cases)
     page(f"{PREFIX}/gezinnen/{{case_id}}", case)
     page(f"{PREFIX}/gezinnen/{{case_id}}/{{command}}", act, post=True)
     page(f"{PREFIX}/opschaling", escalations)
     page(f"{PREFIX}/caseload", caseload)
+    page(f"{PREFIX}/regio", region)
     app.state.workspace = workspace
     return workspace
 

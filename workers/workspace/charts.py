@@ -19,6 +19,7 @@ LABEL_WIDTH = 270
 MAX_LABEL = 34  # characters; longer labels are shortened (the table beside has them whole)
 PLOT_WIDTH = 420
 VALUE_WIDTH = 150
+NOTE_LINE = 18
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ def _number(value: float) -> str:
 def bar_chart(chart_id: str, title: str, description: str, bars: list[Bar],
               limit: float | None = None, limit_label: str = "", unit: str = "") -> Markup:
     top = max([b.value for b in bars] + [limit or 0, 1])
-    height = len(bars) * (BAR_HEIGHT + GAP) + GAP + (24 if limit is not None else 0)
+    row = BAR_HEIGHT + GAP + (NOTE_LINE if any(b.note for b in bars) else 0)
+    height = len(bars) * row + GAP + (24 if limit is not None else 0)
     width = LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH
     scale = PLOT_WIDTH / top
     parts = [
@@ -55,10 +57,10 @@ def bar_chart(chart_id: str, title: str, description: str, bars: list[Bar],
         '</defs>',
     ]
     for index, bar in enumerate(bars):
-        y = GAP + index * (BAR_HEIGHT + GAP)
+        y = GAP + index * row
         length = max(bar.value * scale, 2 if bar.value else 0)
         fill = "url(#hatch)" if bar.marked else "#1f4e79"
-        text = f"{_number(bar.value)}{unit}" + (f" ({bar.note})" if bar.note else "")
+        text = f"{_number(bar.value)}{unit}"
         parts.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{y + BAR_HEIGHT * 0.68}" text-anchor="end" '
             f'class="chart-label">{escape(_short(bar.label))}</text>'
@@ -66,6 +68,10 @@ def bar_chart(chart_id: str, title: str, description: str, bars: list[Bar],
             f'fill="{fill}" stroke="#000000" stroke-width="0.5"/>'
             f'<text x="{LABEL_WIDTH + length + 6:.1f}" y="{y + BAR_HEIGHT * 0.68}" '
             f'class="chart-value">{escape(text)}</text>')
+        if bar.note:
+            # On a line of its own under the bar: a long note never runs off the chart.
+            parts.append(f'<text x="{LABEL_WIDTH}" y="{y + BAR_HEIGHT + NOTE_LINE - 4}" '
+                         f'class="chart-note">{escape(bar.note)}</text>')
     if limit is not None:
         x = LABEL_WIDTH + limit * scale
         bottom = height - 22

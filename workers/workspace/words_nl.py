@@ -151,7 +151,40 @@ WORDS: Final[dict[str, str]] = {
     "caseload.over": "boven het maximum",
     "caseload.none": "Nog geen coördinatoren met open gezinnen.",
     "region.title": "Regiocijfers",
-    "region.not_available": "De regiocijfers zijn nog niet beschikbaar in deze versie.",
+    "region.intro": "De cijfers van de regio voor {year}, zoals regie report ze geeft. "
+                    "Elke grafiek staat ook als tekst in de staven.",
+    "region.year": "Jaar",
+    "region.show": "Toon",
+    "region.summary": "{referred} aangemeld, {started} in zorg gekomen, {closed} afgesloten.",
+    "region.working_days": "werkdagen",
+    "region.waiting": "Wachttijden tegenover de norm",
+    "region.waiting_desc": "Mediane wachttijd in werkdagen per fase; gearceerd is boven de "
+                           "norm.",
+    "region.wait_note": "norm {norm} weken = {days} werkdagen; {within} van {waits} binnen "
+                        "de norm, {share}",
+    "region.waiting_explain": "Wachttijden die in dit jaar begonnen; een staaf boven de norm "
+                              "is gearceerd.",
+    "region.stagnations": "Stagnaties naar oorzaak",
+    "region.stagnations_desc": "Geopende opschalingen per oorzaak, met het niveau waarop ze "
+                               "zijn opgelost.",
+    "region.stagnation_note": "opgelost op niveau {levels}; nog open {open}",
+    "region.stagnations_explain": "Opschalingen die in dit jaar zijn geopend.",
+    "region.resolved_levels": "Opgelost per niveau",
+    "region.resolved_levels_desc": "Opschalingen opgelost op niveau 1 (coördinator), 2 "
+                                   "(leidinggevende) en 3 (procesregisseur).",
+    "region.binding": "Bindende besluiten (doorzettingsmacht) dit jaar: {n}.",
+    "region.plans": "Familiegroepsplannen per jaar",
+    "region.plans_desc": "Gemaakte familiegroepsplannen per jaar, met de lijn van het doel "
+                         "van de regio; gearceerd is onder het doel.",
+    "region.plans_explain": "De laatste vijf jaar tot en met het gekozen jaar.",
+    "region.aim": "doel {aim}",
+    "region.below_aim": "onder het doel",
+    "region.revolving": "Draaideur",
+    "region.revolving_desc": "Deel van de afgesloten trajecten dat binnen de nazorgperiode "
+                             "is heropend.",
+    "region.door_note": "{reopened} van {closures} heropend binnen {months} maanden",
+    "region.revolving_explain": "Afsluitingen in dit jaar; wie nog in de nazorgperiode zit, "
+                                "kan nog terugkomen.",
     "forbidden": "Geen toegang",
     "not_found": "Niet gevonden",
     "error": "Er ging iets mis",
@@ -186,6 +219,9 @@ LIFE_DOMAINS: Final[dict[str, str]] = {
     "finances": "financiën", "housing": "wonen", "social_network": "sociaal netwerk",
     "safety": "veiligheid", "daily_life": "dagelijks leven", "addiction": "verslaving",
     "justice": "justitie"}
+
+STAGES: Final[dict[str, str]] = {
+    "intake": "aanmelding tot intake", "care_start": "intake tot start zorg"}
 
 MEMBER_ROLES: Final[dict[str, str]] = {"parent": "ouder", "child": "kind", "other": "anders"}
 
