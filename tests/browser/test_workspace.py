@@ -9,7 +9,6 @@ does in production; the manager and the process director then act from the board
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from temporalio.testing import WorkflowEnvironment
 
 from domain.events import EscalationLevelAssigned, EscalationResolved, PlanEvaluated
@@ -25,7 +24,7 @@ from domain.policy import RegionPolicy
 from infra.access_log import Outcome, read_access_log
 from infra.directory import DirectoryFile, ProfessionalEntry, import_directory
 from infra.event_store import PostgresEventStore
-from tests.browser.support import assert_accessible, chromium_path, screenshot, served
+from tests.browser.support import assert_accessible, screenshot, served
 from tests.directory_fixture import DIRECTORY, GGD, SCHOOL, WIJKTEAM
 from tests.workflows.gateway_support import Gateway, running_gateway
 from tests.workflows.test_handler_seams import until
@@ -38,18 +37,6 @@ SOLO = ProfessionalEntry(id="pro-solo", name="Coordinator Zonder Leiding",
 WITH_SOLO = DirectoryFile(organisations=DIRECTORY.organisations,
                           professionals=(*DIRECTORY.professionals, SOLO),
                           regions=DIRECTORY.regions)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    path = chromium_path()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=path, headless=True,
-            # Root (CI containers) cannot use Chromium's sandbox.
-            args=["--no-sandbox"] if os.geteuid() == 0 else [])
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture
