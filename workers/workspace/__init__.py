@@ -16,6 +16,7 @@ idempotency key, one per rendered form. Partners' API keys do not open it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -71,6 +72,16 @@ HERE = Path(__file__).parent
 # Where a form on a list page may send the browser back to: only these pages.
 RETURN_PAGES = {"opschaling": f"{PREFIX}/opschaling"}
 NOTICES = {"vastgelegd": "form.done", "al-verstuurd": "form.replayed"}
+
+
+# The same rule as a case id everywhere (`ReferFamily.case_id`, the JSON routes' path).
+CASE_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def _known_shape(case_id: str) -> str:
+    if not CASE_ID.fullmatch(case_id):
+        raise GatewayError(status.HTTP_404_NOT_FOUND, "not_found", words_nl.word("not_found"))
+    return case_id
 
 
 def is_workspace(request: Request) -> bool:
@@ -369,10 +380,10 @@ def mount_workspace(app: FastAPI, door: Door, desk: CaseDesk, settings: Settings
         return await workspace.my_cases(request)
 
     async def case(request: Request, case_id: str) -> Response:
-        return await workspace.case_page(request, case_id)
+        return await workspace.case_page(request, _known_shape(case_id))
 
     async def act(request: Request, case_id: str, command: str) -> Response:
-        return await workspace.act(request, case_id, command)
+        return await workspace.act(request, _known_shape(case_id), command)
 
     async def escalations(request: Request) -> Response:
         return await workspace.escalations(request)
