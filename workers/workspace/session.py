@@ -47,7 +47,6 @@ class PendingLogin(BaseModel):
     state: str | None = None
     nonce: str | None = None
     verifier: str | None = None
-    next_path: str = "/werkplek/"
 
 
 def new_token() -> str:
