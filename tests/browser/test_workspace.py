@@ -50,8 +50,8 @@ async def site(dev_env: WorkflowEnvironment, pg_store: PostgresEventStore,
 
 
 async def new_page(browser: Browser) -> Page:
-    context = await browser.new_context(locale="nl-NL", viewport={"width": 1200,
-                                                                   "height": 900})
+    context = await browser.new_context(locale="nl-NL", bypass_csp=True,
+                                        viewport={"width": 1200, "height": 900})
     return await context.new_page()
 
 
@@ -292,7 +292,8 @@ async def test_a_partners_key_and_another_team_cannot_open_it(
     gateway, base_url = site
     case_id = await gateway.into_care()
 
-    partner = await browser.new_context(extra_http_headers=gateway.partner(SCHOOL))
+    partner = await browser.new_context(extra_http_headers=gateway.partner(SCHOOL),
+                                        bypass_csp=True)
     page = await partner.new_page()
     answer = await page.goto(f"{base_url}/werkplek/")
     assert answer is not None and answer.status == 403
@@ -328,6 +329,12 @@ async def test_without_a_session_every_page_sends_the_browser_to_sign_in(
                  "/werkplek/caseload"):
         await page.goto(f"{base_url}{path}")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Inloggen")
+    # Pages are not cached, framed by another site or given script from elsewhere.
+    answer = await page.goto(f"{base_url}/werkplek/inloggen")
+    assert answer is not None
+    assert answer.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
     # A forged session cookie is no session.
     await page.context.add_cookies([{"name": "regie_session", "value": "e30.AAAA",
                                      "url": base_url}])

@@ -42,7 +42,7 @@ async def test_a_professional_signs_in_at_the_identity_provider(
         gateway._tokens[who] = token(who=who)
     case_id = await gateway.into_care()
     provider.who = "pro-coord"
-    page = await browser.new_page()
+    page = await browser.new_page(bypass_csp=True)
     await page.goto(f"{base_url}/werkplek/inloggen")
     # With an identity provider the dev sign-in is off: no field to name anyone.
     await expect(page.get_by_label("Professional (id uit de organisatiegids)")).to_have_count(0)
@@ -63,7 +63,7 @@ async def test_a_forged_or_replayed_callback_signs_nobody_in(
         browser: Browser, site: tuple[Gateway, str], provider: Provider) -> None:
     _, base_url = site
     provider.who = "pro-coord"
-    page = await browser.new_page()
+    page = await browser.new_page(bypass_csp=True)
     await page.goto(f"{base_url}/werkplek/inloggen")
     # A callback whose state is not the one this browser started with.
     answer = await page.goto(f"{base_url}/werkplek/oidc/terug?code=abc&state=forged")

@@ -72,6 +72,15 @@ HERE = Path(__file__).parent
 # Where a form on a list page may send the browser back to: only these pages.
 RETURN_PAGES = {"opschaling": f"{PREFIX}/opschaling"}
 NOTICES = {"vastgelegd": "form.done", "al-verstuurd": "form.replayed"}
+# Pages hold personal data: not cached, not framed by another site (forms cannot be
+# clicked through an invisible frame), and nothing loaded or run from anywhere else.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 # The same rule as a case id everywhere (`ReferFamily.case_id`, the JSON routes' path).
@@ -150,7 +159,7 @@ class Workspace:
         return self.templates.TemplateResponse(
             request, template, status_code=status_code,
             context={"me": principal, "csrf": session.csrf if session else "", **context},
-            headers={"Cache-Control": "no-store"})
+            headers=PAGE_HEADERS)
 
     def error_page(self, request: Request, status_code: int, message: str,
                    headers: dict[str, str] | None = None) -> Response:
