@@ -359,3 +359,21 @@ async def test_the_api_docs_work_offline(browser: Browser, site: tuple[Gateway, 
     await expect(page.get_by_text("Regie gateway").first).to_be_visible()
     await expect(page.locator(".opblock").first).to_be_visible()
     assert outside == []
+
+
+async def test_an_erased_persons_name_reads_as_erased(
+        browser: Browser, site: tuple[Gateway, str], pg_store: PostgresEventStore) -> None:
+    gateway, base_url = site
+    case_id = await gateway.into_care()
+    read = await gateway.http.get(f"/v1/trajectories/{case_id}",
+                                  headers=gateway.professional("pro-coord"))
+    parent = next(m["person_id"] for m in read.json()["members"] if m["role"] == "parent")
+    assert await pg_store.erase_subject(parent)
+
+    page = await new_page(browser)
+    await sign_in(page, base_url, "pro-coord")
+    await page.goto(f"{base_url}/werkplek/gezinnen/{case_id}")
+    members = page.locator("ul.members")
+    await expect(members).to_contain_text("(gewist)")
+    await expect(members).to_contain_text("Kind Een")
+    assert "Ouder Een" not in await page.content()
