@@ -300,6 +300,25 @@ def _roles_text(roles: frozenset[CaseRole]) -> str:
     return " or ".join(sorted(role.value.replace("_", " ") for role in roles))
 
 
+def check_workspace(principal: Principal) -> None:
+    """The workspace (pages in a browser) is for professionals: partners send referrals
+    and signals through the API with their key, and read a case's status there."""
+    if not isinstance(principal, ProfessionalPrincipal):
+        raise AccessRefused(f"{_describe(principal)} is a partner; the workspace is for "
+                            "professionals, partners use the API with their key")
+
+
+def check_overview(principal: Principal, *, manages: bool, directs_region: bool) -> None:
+    """Caseloads per coordinator and the region's figures (no family's data, but every
+    coordinator's load): for team leads and operators, managers (the directory names
+    someone they manage) and the region's process director."""
+    check_workspace(principal)
+    assert isinstance(principal, ProfessionalPrincipal)
+    if not (principal.operator or manages or directs_region):
+        raise AccessRefused(f"{_describe(principal)} manages nobody and is not a team lead "
+                            "or the process director; caseloads and figures are for them")
+
+
 def check_codec(principal: Principal) -> None:
     """Decoding Temporal payloads (the codec server) shows the data of every case the
     payloads come from, without asking which: operators only."""

@@ -501,15 +501,17 @@ def evaluate_plan(command: EvaluatePlan, state: TrajectoryState,
         raise DomainError(f"an evaluation covers every goal; missing: {', '.join(missing)}")
     if not command.final and command.next_evaluation_date is None:
         raise DomainError("set the next evaluation date: an active plan always has one "
-                          "(or mark this evaluation as final)")
+                          "(or mark this evaluation as final)", field="next_evaluation_date")
     if not command.final and command.next_evaluation_date is not None and (
             command.next_evaluation_date <= ctx.today):
-        raise DomainError("the next evaluation date must be in the future")
+        raise DomainError("the next evaluation date must be in the future",
+                          field="next_evaluation_date")
     if not command.final and command.next_evaluation_date is not None and (
             command.next_evaluation_date == state.plan.evaluation_date
             or command.next_evaluation_date in state.evaluated_dates):
         raise DomainError(f"{command.next_evaluation_date} is the evaluation date being "
-                          "held now; set the date of the next evaluation")
+                          "held now; set the date of the next evaluation",
+                          field="next_evaluation_date")
     return [PlanEvaluated(plan_version=state.plan_version, results=tuple(results),
                           final=command.final,
                           next_evaluation_date=None if command.final

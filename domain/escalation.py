@@ -196,12 +196,14 @@ def resolve_escalation(command: ResolveEscalation, state: TrajectoryState,
     evaluation_date = state.plan.evaluation_date if state.plan is not None else None
     if command.next_evaluation_date is not None:
         if command.next_evaluation_date <= ctx.today:
-            raise DomainError("the next evaluation date must be in the future")
+            raise DomainError("the next evaluation date must be in the future",
+                              field="next_evaluation_date")
         evaluation_date = command.next_evaluation_date
     elif state.plan is not None and (evaluation_date is None
                                      or evaluation_date <= ctx.today):
         raise DomainError(f"the plan's evaluation date {evaluation_date} has passed; the "
-                          "decision must set next_evaluation_date, so the plan stays active")
+                          "decision must set next_evaluation_date, so the plan stays active",
+                          field="next_evaluation_date")
     if state.plan is not None:
         decision = PlanDecision(episode_id=command.episode_id, decided_by=command.by,
                                 decision=command.decision, binding=binding,

@@ -97,6 +97,14 @@ class RegionPolicy(_Policy):
         "families (docs/domain.md rule 5; the Den Helder assessment criticised having no cap).",
     )
 
+    # -- Figures (rule 14) -------------------------------------------------------------
+    family_group_plans_aim: int = Field(
+        default=40,
+        ge=0,
+        description="Family group plans a year the region aims for (Den Haag's aim was 40, "
+        "then 50); the region's figures show each year against it.",
+    )
+
     # -- Plans (rule 6) --------------------------------------------------------------
     family_group_plan_term_weeks: int = Field(
         default=6,

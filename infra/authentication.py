@@ -50,6 +50,17 @@ class Authenticator:
         raise UnauthenticatedError(f"no credentials: partners send {API_KEY_HEADER}, "
                                    "professionals Authorization: Bearer <token>")
 
+    @property
+    def tokens(self) -> TokenVerifier:
+        """The verifier of the identity provider's tokens (the workspace checks the id
+        token of an OIDC sign-in with it)."""
+        return self._tokens
+
+    async def professional(self, professional_id: str) -> ProfessionalPrincipal:
+        """The principal of a professional signed in another way (the workspace's
+        session): they must still be active in the directory, as a token's must."""
+        return await self._professional(professional_id)
+
     async def _professional(self, professional_id: str) -> ProfessionalPrincipal:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -69,7 +70,32 @@ def _env() -> dict[str, str]:
     return env
 
 
+# The browser tests drive the system's Chromium (never a downloaded one).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BROWSER_INSTALL = "apt-get update && apt-get install -y chromium"
+
+
+def ensure_browser() -> None:
+    """Chromium for the workspace's browser tests: installed with apt when missing and
+    this runs as root (as CI does); otherwise say exactly what to install. Without it the
+    browser tests are skipped with that message, and fail in CI (`CI=true`)."""
+    if os.environ.get("REGIE_CHROMIUM") or any(shutil.which(b) for b in BROWSERS):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"regie: no Chromium for the browser tests; $ {BROWSER_INSTALL}", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.call(["apt-get", "update"], env=env) == 0:
+            subprocess.call(["apt-get", "install", "-y", "chromium"], env=env)
+        if any(shutil.which(b) for b in BROWSERS):
+            return
+    print("regie: no Chromium found for the browser tests (tests/browser); install it "
+          f"with `sudo {BROWSER_INSTALL}` (Debian/Ubuntu) or set REGIE_CHROMIUM to a "
+          "Chromium or Chrome executable. Without it they are skipped, and fail in CI.",
+          flush=True)
+
+
 def run_tests(python: Path, extra: list[str]) -> int:
+    ensure_browser()
     steps: list[list[str]] = [
         [str(python), "-m", "ruff", "check", "."],
         [str(python), "-m", "mypy"],

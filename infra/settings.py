@@ -106,6 +106,38 @@ class Settings(BaseSettings):
         "Always off when an OIDC issuer is set.")
     dev_token_minutes: int = Field(default=60, ge=1, le=720)
 
+    # -- the caseworkers' web workspace (workers/workspace) ------------------------------
+    oidc_client_id: str | None = Field(
+        default=None, description="The workspace's client id at the identity provider "
+        "(authorisation-code flow with PKCE); its id tokens carry it as `aud`.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The client's secret, if the provider gives it one.")
+    oidc_authorization_url: str | None = Field(
+        default=None, description="The provider's authorization endpoint.")
+    oidc_token_url: str | None = Field(
+        default=None, description="The provider's token endpoint.")
+    workspace_session_minutes: int = Field(
+        default=30, ge=5, le=480,
+        description="How long a workspace session lasts; then the professional signs in "
+        "again.")
+    workspace_session_secret: SecretStr | None = Field(
+        default=None,
+        description="The key that signs workspace sessions, at least 32 bytes; the same "
+        "on every gateway. Unset: a secret file under the data dir, made on first use.")
+
+    def workspace_session_key(self) -> bytes:
+        if self.workspace_session_secret is not None:
+            value = self.workspace_session_secret.get_secret_value().encode()
+            if len(value) < 32:
+                raise ValueError("REGIE_WORKSPACE_SESSION_SECRET must be at least 32 bytes")
+            return value
+        return local_secret(self.data_dir / "workspace-session-secret", 32)
+
+    @property
+    def workspace_oidc(self) -> bool:
+        """Whether professionals sign in to the workspace at the identity provider."""
+        return self.oidc_issuer is not None
+
     temporal_retention_days: int = Field(
         default=30, ge=1, le=60,
         description="How long Temporal keeps closed runs (infra/retention.py): well under "

@@ -142,6 +142,15 @@ class TokenVerifier:
         return self._jwks is not None or self._dev is not None
 
     async def professional_id(self, token: str) -> str:
+        claims = await self.claims(token)
+        subject = claims.get(self._claim)
+        if not isinstance(subject, str) or not subject:
+            raise InvalidTokenError(f"the token's {self._claim} claim is not a directory id")
+        return subject
+
+    async def claims(self, token: str, audience: str | None = None) -> dict[str, Any]:
+        """The token's claims once its signature, issuer, audience (`audience`, else the
+        configured one: an OIDC id token is for the client id) and expiry check out."""
         if not self.enabled:
             raise InvalidTokenError("bearer tokens are not accepted here: no identity "
                                     "provider is configured")
@@ -150,7 +159,7 @@ class TokenVerifier:
         try:
             key = await self._signing_key(token)
             claims = jwt.decode(
-                token, key, algorithms=self._algorithms, audience=self._audience,
+                token, key, algorithms=self._algorithms, audience=audience or self._audience,
                 issuer=self._issuer, leeway=LEEWAY,
                 options={"require": ["exp", "iat", "iss", "aud", self._claim]})
         except jwt.PyJWKClientConnectionError as error:
@@ -158,10 +167,7 @@ class TokenVerifier:
                 "the identity provider's keys cannot be fetched; retry later") from error
         except jwt.PyJWTError as error:
             raise InvalidTokenError(_reason(error)) from None
-        subject = claims.get(self._claim)
-        if not isinstance(subject, str) or not subject:
-            raise InvalidTokenError(f"the token's {self._claim} claim is not a directory id")
-        return subject
+        return claims
 
     async def _signing_key(self, token: str) -> Any:
         if self._dev is not None:

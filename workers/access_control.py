@@ -15,7 +15,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
@@ -72,6 +72,9 @@ class Visit:
     principal: Principal | None = None
     reason: str | None = None
     reads: bool = False  # case data leaves with the answer, whatever the method
+    # Further cases whose data leaves with the answer (a list of cases): one access-log
+    # row each, with this request's id.
+    cases_read: list[str] = field(default_factory=list)
 
 
 def visit_of(request: Request) -> Visit:
@@ -122,36 +125,56 @@ class Door:
             api_key: Annotated[str | None, Security(partner_key)],
             bearer: Annotated[Any, Security(professional_token)],
         ) -> Principal:
-            case_id = request.path_params.get("case_id")
-            visit = Visit(action=action, case_id=case_id if isinstance(case_id, str)
-                          and _LOGGABLE_ID.match(case_id) else None, reads=reads)
-            request.state.visit = visit
+            visit = self._visit(request, action, reads)
             authorization = request.headers.get("Authorization")
             if authorization is None and api_key is None and session_cookie is not None:
                 token = request.cookies.get(session_cookie)
                 authorization = f"Bearer {token}" if token else None
-            try:
-                visit.principal = await self._authenticator().principal(
-                    api_key, authorization)
-            except UnauthenticatedError as error:
-                raise GatewayError(status.HTTP_401_UNAUTHORIZED, "unauthenticated", str(error),
-                                headers={"WWW-Authenticate": "Bearer"}) from None
-            except IdentityProviderUnavailableError as error:
-                raise GatewayError(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                "identity_provider_unavailable", str(error),
-                                headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
-                                ) from None
-            if self._limiter is not None:
-                wait = self._limiter.admit(visit.principal.actor)
-                if wait is not None:
-                    raise GatewayError(
-                        status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
-                        f"too many requests from {visit.principal.actor}; slow down and "
-                        f"retry after {retry_after(wait)} s",
-                        headers={"Retry-After": retry_after(wait)})
-            return visit.principal
+            return await self._admit(visit, self._authenticator().principal(
+                api_key, authorization))
 
         return dependency
+
+    def enter_session(self, action: str, session: Callable[[Request], Awaitable[Principal]]
+                      ) -> Callable[..., Awaitable[Principal]]:
+        """A dependency like `enter`, for a browser's page or form: the caller is the
+        professional of the signed session `session` reads from the request (the
+        workspace's cookie). The same access log, the same rate limit."""
+
+        async def dependency(request: Request) -> Principal:
+            visit = self._visit(request, action, reads=False)
+            return await self._admit(visit, session(request))
+
+        return dependency
+
+    @staticmethod
+    def _visit(request: Request, action: str, reads: bool) -> Visit:
+        case_id = request.path_params.get("case_id")
+        visit = Visit(action=action, case_id=case_id if isinstance(case_id, str)
+                      and _LOGGABLE_ID.match(case_id) else None, reads=reads)
+        request.state.visit = visit
+        return visit
+
+    async def _admit(self, visit: Visit, principal: Awaitable[Principal]) -> Principal:
+        try:
+            visit.principal = await principal
+        except UnauthenticatedError as error:
+            raise GatewayError(status.HTTP_401_UNAUTHORIZED, "unauthenticated", str(error),
+                               headers={"WWW-Authenticate": "Bearer"}) from None
+        except IdentityProviderUnavailableError as error:
+            raise GatewayError(status.HTTP_503_SERVICE_UNAVAILABLE,
+                               "identity_provider_unavailable", str(error),
+                               headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+                               ) from None
+        if self._limiter is not None:
+            wait = self._limiter.admit(visit.principal.actor)
+            if wait is not None:
+                raise GatewayError(
+                    status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
+                    f"too many requests from {visit.principal.actor}; slow down and "
+                    f"retry after {retry_after(wait)} s",
+                    headers={"Retry-After": retry_after(wait)})
+        return visit.principal
 
     async def log_requests(self, request: Request,
                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -176,9 +199,14 @@ class Door:
                             outcome=_outcome(response.status_code), request_id=request_id,
                             case_id=visit.case_id, status=response.status_code,
                             reason=visit.reason)
+            also = [Access(accessor=access.accessor, action=visit.action,
+                           outcome=access.outcome, request_id=request_id, case_id=case_id,
+                           status=response.status_code, reason=visit.reason)
+                    for case_id in visit.cases_read]
             try:
                 async with self._pool().acquire() as conn:
-                    await record_access(conn, access)
+                    for row in (access, *also):
+                        await record_access(conn, row)
             except (OSError, asyncpg.PostgresError) as error:
                 log.error("access_log_unwritable", request_id=request_id,
                           action=visit.action, error=type(error).__name__)

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import inspect
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +34,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import (
@@ -88,6 +88,8 @@ from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
 from workers.access_control import Door, GatewayError, note_reason, visit_of
+from workers.api_docs import mount_api_docs
+from workers.case_desk import CaseDesk, RolesOf
 from workers.codec_server import mount_codec_server
 from workers.problems import (
     PROBLEM_JSON,
@@ -99,6 +101,7 @@ from workers.problems import (
 )
 from workers.rate_limit import RateLimiter, retry_after
 from workers.request_guard import RequestGuard, malformed_json_problem
+from workers.workspace import is_workspace, mount_workspace
 from workflows.search_attributes import at_referral
 from workflows.trajectory import (
     CommandResult,
@@ -277,7 +280,19 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return list(seen.values())
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+def _answer(request: Request, status_code: int, code: str, message: str,
+            fields: list[FieldError] | None = None,
+            headers: Mapping[str, str] | None = None) -> Response:
+    """An error in the gateway's one shape, or, for the workspace's pages, as a page of
+    the workspace (a browser reads HTML; the message is the same)."""
+    workspace = getattr(request.app.state, "workspace", None)
+    if workspace is not None and is_workspace(request):
+        page: Response = workspace.error_page(request, status_code, message, headers)
+        return page
+    return problem(status_code, code, message, fields=fields, headers=headers)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     invalid_json = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
     if invalid_json is not None:
@@ -289,26 +304,28 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     fields = _field_errors(exc.errors())
     message = "; ".join(f"{f.field}: {f.message}" for f in fields)
     note_reason(request, message)
-    return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", message,
+    return _answer(request, status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request",
+                   message, fields=fields)
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    note_reason(request, exc.message)
+    fields = [] if exc.field is None else [FieldError(field=exc.field, message=exc.message)]
+    return _answer(request, status.HTTP_422_UNPROCESSABLE_CONTENT, exc.code, exc.message,
                    fields=fields)
 
 
-async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    note_reason(request, exc.message)
-    return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.code, exc.message)
-
-
-async def _on_access_refused(request: Request, exc: Exception) -> JSONResponse:
+async def _on_access_refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AccessRefused)
     note_reason(request, exc.message)
-    return problem(status.HTTP_403_FORBIDDEN, exc.code, exc.message)
+    return _answer(request, status.HTTP_403_FORBIDDEN, exc.code, exc.message)
 
 
-async def _on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     note_reason(request, exc.message)
-    return problem(exc.status_code, exc.code, exc.message, headers=exc.headers)
+    return _answer(request, exc.status_code, exc.code, exc.message, headers=exc.headers)
 
 
 # Starlette's own answers (no such route, method not allowed, a body it cannot read),
@@ -316,7 +333,7 @@ async def _on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     if exc.status_code == status.HTTP_404_NOT_FOUND:
@@ -327,7 +344,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette's detail is its own text (never the caller's input).
         message = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
     note_reason(request, message)
-    return problem(exc.status_code, code, message, headers=exc.headers)
+    return _answer(request, exc.status_code, code, message, headers=exc.headers)
 
 
 def _edge_answers(path: str, operation: dict[str, Any]) -> set[int]:
@@ -455,7 +472,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
                 "on your cases.",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served from the project's own copy of Swagger UI (works offline).
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_api_docs(app)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(AccessRefused, _on_access_refused)
@@ -665,6 +686,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         return await door.once(principal, idempotency_key, "signal", case_id, body,
                                status.HTTP_202_ACCEPTED, run)
 
+    give_command = _command_path(link, door, roles)
+    desk = CaseDesk(events=case_events, roles=roles, readable=readable,
+                    command=give_command, pool=resources.require_pool, policy=region_policy)
     for row in COMMAND_TABLE:
         if row.route is None or row.update is None:
             continue  # referrals and signals have their own routes above
@@ -676,10 +700,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             responses=_responses(401, 403, 404, 409, 422, 503),
             response_model=CommandResult,
             operation_id=f"command_{row.update}",
-        )(_command_endpoint(link, door, roles, row))
+        )(_command_endpoint(door, give_command, row))
 
     # Operators decode Temporal payloads here (the Web UI, the temporal CLI).
     mount_codec_server(app, door, settings)
+    # Caseworkers and team leads in a browser: the same desk, the same door.
+    mount_workspace(app, door, desk, settings, resources.require_authenticator)
     return app
 
 
@@ -806,19 +832,19 @@ CaseIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=CASE_ID_P
 IdempotencyKey = Annotated[str, Header(
     alias="Idempotency-Key", min_length=1, max_length=200,
     description="Unique per request, and yours alone; resend it on retries.")]
-RolesOf = Callable[[str, Principal], Awaitable[
-    tuple[TrajectoryState | None, frozenset[CaseRole], DirectoryFacts]]]
 
 
-def _command_endpoint(link: TemporalLink, door: Door, roles: RolesOf, row: CommandRow
-                      ) -> Callable[..., Awaitable[Any]]:
-    """The endpoint of one row of the command table: the body is that row's model."""
-    update = row.update
-    assert update is not None
-    model = row.model
+def _command_path(link: TemporalLink, door: Door, roles: RolesOf
+                  ) -> Callable[[CommandRow, str, Command, str, Principal], Awaitable[Any]]:
+    """How a professional's command reaches its case, for every door (the JSON routes and
+    the workspace's forms): the rights of `domain.access`, the idempotency key claimed for
+    the principal, the row's Temporal Update with the authenticated actor."""
 
-    async def endpoint(case_id: str, command: Command, idempotency_key: str,
-                       principal: Principal) -> Any:
+    async def give(row: CommandRow, case_id: str, command: Command, idempotency_key: str,
+                   principal: Principal) -> Any:
+        update = row.update
+        assert update is not None
+        model = row.model
         state, case_roles, directory = await roles(case_id, principal)
         if state is None and not case_roles:
             raise AccessRefused(f"you have no role on case {case_id} (or there is no such "
@@ -839,8 +865,10 @@ def _command_endpoint(link: TemporalLink, door: Door, roles: RolesOf, row: Comma
             except WorkflowUpdateFailedError as err:
                 cause = err.cause
                 if isinstance(cause, ApplicationError) and cause.type == "DomainError":
-                    code = str(cause.details[0]) if cause.details else "refused"
-                    raise DomainError(cause.message, code=code) from err
+                    details = [str(d) for d in cause.details or ()]
+                    raise DomainError(cause.message, code=details[0] if details else
+                                      "refused", field=details[1] if len(details) > 1
+                                      else None) from err
                 raise
             except RPCError as err:
                 raise _rpc_error(err, case_id) from err
@@ -850,6 +878,20 @@ def _command_endpoint(link: TemporalLink, door: Door, roles: RolesOf, row: Comma
 
         return await door.once(principal, idempotency_key, update, case_id, command,
                                status.HTTP_200_OK, run)
+
+    return give
+
+
+def _command_endpoint(door: Door, give: Callable[..., Awaitable[Any]], row: CommandRow
+                      ) -> Callable[..., Awaitable[Any]]:
+    """The endpoint of one row of the command table: the body is that row's model."""
+    update = row.update
+    assert update is not None
+    model = row.model
+
+    async def endpoint(case_id: str, command: Command, idempotency_key: str,
+                       principal: Principal) -> Any:
+        return await give(row, case_id, command, idempotency_key, principal)
 
     # FastAPI reads parameters from the signature; the body's model is the row's, known
     # only here, so the signature says so (inspect's documented `__signature__`).

@@ -204,7 +204,9 @@ def _actor_of(command: Command) -> str:
 def _refused(error: DomainError) -> ApplicationError:
     # ApplicationError fails only the update (the caller sees the message), never the
     # workflow; non_retryable because the same command will be refused again.
-    return ApplicationError(error.message, error.code, type="DomainError", non_retryable=True)
+    # The field rides along as a second detail (absent when the refusal names none).
+    details = (error.code,) if error.field is None else (error.code, error.field)
+    return ApplicationError(error.message, *details, type="DomainError", non_retryable=True)
 
 
 # The store's refusals: retrying the same append cannot help, deciding again can.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from domain.policy import RegionPolicy
@@ -36,6 +37,7 @@ class Gateway:
 
     http: httpx.AsyncClient
     issuer: DevIssuer
+    app: FastAPI
     keys: dict[str, str] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -109,4 +111,4 @@ async def running_gateway(client: Client, store: PostgresEventStore, data_dir: P
     async with build_worker(client, store, task_queue), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway"
     ) as http, app.router.lifespan_context(app):
-        yield Gateway(http=http, issuer=DevIssuer(data_dir), keys=keys)
+        yield Gateway(http=http, issuer=DevIssuer(data_dir), app=app, keys=keys)
