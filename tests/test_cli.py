@@ -22,17 +22,12 @@ from tests.directory_fixture import DIRECTORY, SCHOOL
 from tests.factories import new_event, referral
 from tests.key_keepers import SELF_ROTATING
 from tests.vault_transit_server import TOKEN, Transit
-from workers.cli import (
-    audit,
-    erase_subject,
-    keys_rotate_kek,
-    keys_status,
-    partner_key_create,
-    partner_key_list,
-    partner_key_revoke,
-    timeline,
-    token_issue,
-)
+from workers.cli.audit import audit
+from workers.cli.case_show import case_timeline as timeline
+from workers.cli.erasure import erase_subject
+from workers.cli.key_encryption import keys_rotate_kek, keys_status
+from workers.cli.partner_keys import partner_key_create, partner_key_list, partner_key_revoke
+from workers.cli.tokens import token_issue
 
 
 async def test_timeline_lists_events_with_actor_and_erasure_reports(
@@ -45,11 +40,13 @@ async def test_timeline_lists_events_with_actor_and_erasure_reports(
 
     assert await timeline(settings, "c7", as_json=False) == 0
     out = capsys.readouterr().out
-    assert "TrajectoryReferred" in out
-    assert "by partner:GGD" in out
+    assert "Referred by Basisschool De Linde" in out and "2 family members" in out
+    assert "partner:GGD" in out  # who: the recorded actor (no professional by that name)
+    assert "TrajectoryReferred" not in out  # the domain's words, not the event's type
 
-    assert await timeline(settings, "unknown", as_json=False) == 1
-    assert "no events for case 'unknown'" in capsys.readouterr().err
+    assert await timeline(settings, "unknown", as_json=False) == 3
+    assert capsys.readouterr().err == (
+        "there is no case 'unknown'; see `regie case list` or `regie overview`\n")
 
     assert await erase_subject(settings, "c-1") == 1  # not at a terminal, no --yes
     assert "--yes" in capsys.readouterr().err
@@ -67,7 +64,7 @@ async def test_partner_keys_are_shown_once_and_revoked_at_once(
     async with pg_store.pool.acquire() as conn:
         await import_directory(conn, DIRECTORY, source="tests")
 
-    assert await partner_key_create(settings, "no-such-org") == 1
+    assert await partner_key_create(settings, "no-such-org") == 3
     assert "not an active organisation" in capsys.readouterr().err
     assert await partner_key_create(settings, SCHOOL) == 0
     printed = capsys.readouterr()
@@ -85,7 +82,7 @@ async def test_partner_keys_are_shown_once_and_revoked_at_once(
     assert "revoked" in capsys.readouterr().out
     async with pg_store.pool.acquire() as conn:
         assert await authenticate_key(conn, key) is None
-    assert await partner_key_revoke(settings, "pk-unknown") == 1
+    assert await partner_key_revoke(settings, "pk-unknown") == 3
 
 
 async def test_dev_tokens_are_for_active_professionals_of_the_directory(
@@ -98,7 +95,7 @@ async def test_dev_tokens_are_for_active_professionals_of_the_directory(
     assert await token_issue(settings, "pro-coord", 10) == 0
     issued = capsys.readouterr().out.strip()
     assert await TokenVerifier(settings).professional_id(issued) == "pro-coord"
-    assert await token_issue(settings, "nobody", None) == 1
+    assert await token_issue(settings, "nobody", None) == 3
     assert "not an active professional" in capsys.readouterr().err
     assert await token_issue(settings, "pro-coord", 10_000) == 2
     production = Settings(database_url=database_dsn, data_dir=tmp_path,
