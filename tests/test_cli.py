@@ -1,28 +1,37 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import socket
+import sys
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import typer
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
-from domain.events import TrajectoryReferred
+from domain.events import ContactAttempted, TrajectoryReferred
 from infra.directory import import_directory
 from infra.event_store import PostgresEventStore
 from infra.key_wrapping import KeyUnwrapError, WrappedKey, key_wrapper_for
 from infra.partner_keys import authenticate_key
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
+from tests.cli_case import COORDINATOR_NAME, PARENT, PARENT_NAME, event, regie, write_story
 from tests.directory_fixture import DIRECTORY, SCHOOL
 from tests.factories import new_event, referral
 from tests.key_keepers import SELF_ROTATING
 from tests.vault_transit_server import TOKEN, Transit
+from workers.cli.app import build
 from workers.cli.audit import audit
+from workers.cli.case_show import case_show
 from workers.cli.case_show import case_timeline as timeline
 from workers.cli.erasure import erase_subject
 from workers.cli.key_encryption import keys_rotate_kek, keys_status
@@ -181,3 +190,168 @@ async def test_rotating_an_environment_kek_rewraps_but_leaves_destroying_to_the_
     after = Settings(database_url=database_dsn, kek=new)
     assert len(await PostgresEventStore(pool, key_wrapper=key_wrapper_for(after))
                .read_stream("trajectory-c9")) == 1
+
+
+# -- the typer and rich command line ------------------------------------------------
+
+
+def cli_env(database_dsn: str, kek: SecretStr, data_dir: Path) -> dict[str, str]:
+    return {"REGIE_DATABASE_URL": database_dsn, "REGIE_KEK": kek.get_secret_value(),
+            "REGIE_DATA_DIR": str(data_dir), "COLUMNS": "1000"}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def leaf_commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    # Typer carries its own copy of click: a group is what has subcommands.
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        return [leaf for name, sub in sorted(subcommands.items())
+                for leaf in leaf_commands(sub, (*path, name))]
+    return [(path, command)]
+
+
+def test_every_command_has_help_and_json() -> None:
+    root = typer.main.get_command(build())
+    leaves = leaf_commands(root)
+    assert {" ".join(p) for p, _ in leaves} >= {
+        "case show", "case history", "case verify", "verify", "timeline", "overview",
+        "erase-subject", "migrate", "directory import", "directory show",
+        "partner key create", "partner key revoke", "partner key list", "token issue",
+        "audit", "keys status", "keys rotate-kek", "payload-key new"}
+    runner = CliRunner()
+    for path, command in leaves:
+        assert "--json" in {o for p in command.params for o in p.opts}, path
+        result = runner.invoke(build(), [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "--json" in result.output, path
+    assert "4 the database or Temporal cannot be reached" in " ".join(
+        runner.invoke(build(), ["--help"]).output.split())
+
+
+async def test_case_show_tells_the_case_in_domain_words_and_the_regions_clock(
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # one row, one line: sentences stay whole
+    await write_story(pg_store, "story-1")
+    settings = Settings(database_url=database_dsn, kek=kek)
+
+    assert await case_show(settings, "story-1", as_json=False, today=date(2026, 12, 23)) == 0
+    out = capsys.readouterr().out
+    assert PARENT_NAME in out and COORDINATOR_NAME in out
+    assert "Care coordinator: Fatima El Amrani (pro-coord)" in out
+    # Found at 23:00 UTC on 21 December: 00:00 on the 22nd in Amsterdam; the evaluation
+    # was due on the 21st (a date-only deadline passes when its day is over).
+    found = next(line for line in out.splitlines() if "Stagnation found" in line)
+    assert [cell.strip() for cell in found.split("│")][1:4] == [
+        "22 Dec 2026 00:00", "system",
+        "Stagnation found: evaluation overdue (due 21 Dec): plan version 1 was due for "
+        "evaluation on 2026-12-21 and has not been evaluated. Opened escalation episode ep-1 "
+        "(evaluation overdue). Episode ep-1 at level 1 with Fatima El Amrani (care "
+        "coordinator), respond by Wed 30 Dec 2026: the care coordinator acts first"]
+    assert "21 Dec 2026 23:00" not in out
+    # From Wednesday 23 to Wednesday 30 December: Christmas (Friday) does not count.
+    assert "4 working days left" in out
+    agreement = next(line for line in out.splitlines() if "a-1" in line)
+    assert "dagelijks contact met school" in agreement and "overdue" in agreement
+    # Hostile data is shown, not obeyed.
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "Jan \\x1b[2J[bold red]Jansen[/]\\u202e" in out
+
+    assert await case_show(settings, "story-1", as_json=True, today=date(2026, 12, 23)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["open_episodes"][0]["working_days_left"] == 4
+    assert report["goal_progress"] == {}
+    (step,) = [e for e in report["timeline"] if "StagnationFound" in e["types"]]
+    assert step["types"] == ["StagnationFound", "EscalationOpened", "EscalationLevelAssigned"]
+
+    # Erased: the person's words are gone from what the operator reads; the facts stay.
+    await pg_store.erase_subject(PARENT)
+    assert await case_show(settings, "story-1", as_json=False, today=date(2026, 12, 23)) == 0
+    out = capsys.readouterr().out
+    assert PARENT_NAME not in out and "(erased)" in out and COORDINATOR_NAME in out
+    assert await case_show(settings, "story-1", as_json=True, today=date(2026, 12, 23)) == 0
+    members = {m["person_id"]: m for m in json.loads(capsys.readouterr().out)["case"]["members"]}
+    assert members[PARENT]["name"] == {"erased": True}
+    assert members["c-1"]["name"] == "Sam de Vries"
+
+    assert await audit(settings, "story-1", None, None, as_json=True, limit=100) == 0
+    actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
+    assert actions.count("cli:case_show") == 4
+
+
+async def test_the_command_line_as_an_operator_runs_it(
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr, tmp_path: Path,
+) -> None:
+    await write_story(pg_store, "story-2")
+    env = cli_env(database_dsn, kek, tmp_path)
+
+    shown = regie(["case", "show", "story-2", "--json"], env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["case"]["coordinator_id"] == "pro-coord"
+    timeline_lines = regie(["timeline", "story-2", "--json"], env)
+    assert [json.loads(line)["versions"] for line in timeline_lines.stdout.splitlines()][-1] == [
+        8, 9, 10]
+
+    unknown = regie(["case", "show", "nope"], env)
+    assert (unknown.returncode, unknown.stderr) == (
+        3, "there is no case 'nope'; see `regie case list` or `regie overview`\n")
+    malformed = regie(["case", "show", "no/such id"], env)
+    assert malformed.returncode == 2 and "Traceback" not in malformed.stderr
+    refused = regie(["erase-subject", PARENT], env)  # no terminal, no --yes
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+
+    overview_json = regie(["overview", "--json"], env)
+    assert overview_json.returncode == 0 and overview_json.stdout == ""  # no projector ran
+    version = regie(["--version"], env)
+    assert version.stdout.startswith("regie ") and version.returncode == 0
+    completion = regie([], {**env, "_REGIE_COMPLETE": "complete_bash",
+                            "COMP_WORDS": "regie cas", "COMP_CWORD": "1"})
+    assert completion.stdout.split() == ["case"]
+
+
+async def test_an_outage_is_one_line_and_its_own_exit_code(
+    database_dsn: str, kek: SecretStr, tmp_path: Path,
+) -> None:
+    env = cli_env(database_dsn, kek, tmp_path)
+    port = closed_port()
+    database_away = regie(["case", "show", "c-1"], {
+        **env, "REGIE_DATABASE_URL": f"postgresql://regie:s3cret@127.0.0.1:{port}/regie"})
+    assert database_away.returncode == 4
+    assert database_away.stderr.startswith("the database cannot be reached (")
+    assert database_away.stderr.count("\n") == 1 and "s3cret" not in database_away.stderr
+
+    temporal_away = regie(["case", "history", "c-1"], {
+        **env, "REGIE_TEMPORAL_ADDRESS": f"127.0.0.1:{port}"})
+    assert temporal_away.returncode == 4
+    assert temporal_away.stderr.startswith(f"Temporal cannot be reached at 127.0.0.1:{port} (")
+    assert temporal_away.stderr.count("\n") == 1
+
+
+async def test_a_reader_that_stops_early_ends_the_output_quietly(
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr, tmp_path: Path,
+) -> None:
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    # Far more than a pipe holds, so the writer is still writing when the reader stops.
+    await pg_store.append("trajectory-long-1", 0, [
+        new_event(TrajectoryReferred(case_id="long-1", referral=referral()))] + [
+        event(ContactAttempted(by="pro-coord", channel="telefoon", reached=False),
+              start + timedelta(minutes=i)) for i in range(2000)])
+    reader, writer = os.pipe()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workers.cli", "timeline", "long-1", stdout=writer,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, **cli_env(database_dsn, kek,
+                                                                      tmp_path)})
+    os.close(writer)
+    with os.fdopen(reader) as stdout:
+        assert (await asyncio.to_thread(stdout.readline)).strip() == "Timeline"
+    # `| head -1`: the reader has gone.
+    assert process.stderr is not None
+    stderr = await asyncio.wait_for(process.stderr.read(), 120)
+    assert await process.wait() == 0
+    assert stderr == b""

@@ -33,6 +33,7 @@ from workers.cli.options import JsonOption, execute
 from workers.cli.output import (
     cell,
     day_text,
+    due_day,
     emit_json,
     fail,
     line,
@@ -215,7 +216,7 @@ def _show_state(report: CaseReport, names: Names, time_zone: str, today: date) -
             episodes.add_row(
                 cell(e.episode_id), cell(e.rule), cell(e.level or "-"),
                 cell(e.assignee or "-"),
-                cell(day_text(local_date(e.deadline, time_zone)) if e.deadline else "-"),
+                cell(day_text(due_day(e.deadline, time_zone)) if e.deadline else "-"),
                 cell("-" if e.working_days_left is None
                      else days_left_text(e.working_days_left),
                      "bold red" if late else ""))

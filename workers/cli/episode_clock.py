@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from domain.calendar import dutch_calendar
-from domain.local_time import local_date
+from workers.cli.output import due_day
 
 
 def working_days_left(deadline: datetime, today: date, time_zone: str) -> int:
     """Working days from `today` to the deadline's day: 0 on the day itself, negative
     once it has passed (working days overdue)."""
-    due = local_date(deadline, time_zone)
+    due = due_day(deadline, time_zone)
     # The same calendar the `dutch_holidays` activity gives the ladder.
     calendar = dutch_calendar(range(min(today.year, due.year), max(today.year, due.year) + 1),
                               time_zone=time_zone)

@@ -61,10 +61,9 @@ from domain.events import (
     WrittenCopyProvided,
     WrittenCopyRequested,
 )
-from domain.local_time import local_date
 from domain.trajectory import TrajectoryState, evolve
-from workers.cli.output import day_text, short_day_text
-from workers.cli.words import personal, word
+from workers.cli.output import day_text, due_day, short_day_text
+from workers.cli.words import count, personal, word
 
 
 @dataclass(frozen=True)
@@ -122,8 +121,8 @@ def sentence(event: EventPayload, before: TrajectoryState, names: Names,
              time_zone: str) -> str:
     """What `event` means, said about the case as it was just `before` it."""
 
-    def day(instant: datetime) -> str:
-        return day_text(local_date(instant, time_zone))
+    def day(deadline: datetime) -> str:
+        return day_text(due_day(deadline, time_zone))
 
     match event:
         case TrajectoryReferred() | ReferralAdded():
@@ -132,7 +131,7 @@ def sentence(event: EventPayload, before: TrajectoryState, names: Names,
             opened = ("Referred" if isinstance(event, TrajectoryReferred)
                       else "Another referral joined the trajectory")
             return (f"{opened} by {referral.organisation} ({personal(referral.referrer)}) "
-                    f"for {len(referral.members)} family members, about {domains or '-'}")
+                    f"for {count(len(referral.members), 'family member')}, about {domains or '-'}")
         case IntakeRecorded():
             if event.outcome is IntakeOutcome.ACCEPTED:
                 domains = ", ".join(word(a.life_domain) for a in event.assessments)
@@ -201,7 +200,8 @@ def sentence(event: EventPayload, before: TrajectoryState, names: Names,
             evaluation = (day_text(plan.evaluation_date) if plan.evaluation_date
                           else "no date")
             return (f"Plan version {event.plan_version} adopted ({word(event.source)}): "
-                    f"{len(plan.goals)} goals, {len(plan.agreements)} agreements; "
+                    f"{count(len(plan.goals), 'goal')}, "
+                    f"{count(len(plan.agreements), 'agreement')}; "
                     f"evaluation on {evaluation}")
         case ProgressReported():
             return (f"{names.of(event.reported_by)} reported progress on goal "
@@ -226,7 +226,7 @@ def sentence(event: EventPayload, before: TrajectoryState, names: Names,
         case WrittenCopyProvided():
             return f"Written copy of plan version {event.plan_version} handed over"
         case StagnationFound():
-            due = short_day_text(local_date(event.due, time_zone))
+            due = short_day_text(due_day(event.due, time_zone))
             text = f"Stagnation found: {word(event.rule)} (due {due}): {event.evidence}"
             if event.details is not None:
                 text += f": {personal(event.details)}"
@@ -240,8 +240,9 @@ def sentence(event: EventPayload, before: TrajectoryState, names: Names,
                     f"{word(event.decision)}: {personal(event.note)}")
         case TrajectoryClosed():
             moved = f" to {event.new_municipality}" if event.new_municipality else ""
+            check_ins = count(len(event.check_ins_due), "check-in")
             return (f"Trajectory closed: {word(event.reason)}{moved}; aftercare until "
-                    f"{day(event.aftercare_ends_at)}, {len(event.check_ins_due)} check-ins")
+                    f"{day(event.aftercare_ends_at)}, {check_ins}")
         case CheckInDue():
             return f"Aftercare check-in {event.check_in + 1} is due"
         case CheckInRecorded():

@@ -18,7 +18,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import IO, Any
 
 from pydantic import BaseModel
@@ -145,6 +145,14 @@ def progress(description: str, total: int | None) -> Iterator[tuple[Progress, An
 
 def local(instant: datetime, time_zone: str) -> datetime:
     return instant.astimezone(zone(time_zone))
+
+
+def due_day(deadline: datetime, time_zone: str) -> date:
+    """The day a deadline is "by". A date-only deadline passes when its day is over, at
+    local midnight (`domain.deadlines.end_of_day`): that instant is shown as the day it
+    ends ("due 21 Dec"), not the day it begins."""
+    at = local(deadline, time_zone)
+    return at.date() - timedelta(days=1) if at.time() == time.min else at.date()
 
 
 def day_text(day: date) -> str:

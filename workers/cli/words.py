@@ -27,7 +27,8 @@ _WORDS: dict[str, str] = {
     "agree_to_close": "agrees to close",
     "transfer_to_child_protection": "transfer to child protection",
     "contact_failed": "could not reach the family",
-    "mentor": "mentor (JIM)",
+    "mentor": "JIM mentor",
+    "coordinator": "care coordinator",
 }
 
 
@@ -35,6 +36,11 @@ def word(value: StrEnum | None) -> str:
     if value is None:
         return "-"
     return _WORDS.get(value.value, value.value.replace("_", " "))
+
+
+def count(n: int, thing: str) -> str:
+    """"1 goal", "2 goals"."""
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def personal(value: str | date | Erased | None) -> str:
