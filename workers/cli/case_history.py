@@ -16,7 +16,7 @@ from infra.settings import Settings
 from workers.cli.case_id import CaseIdArgument
 from workers.cli.exit_codes import ExitCode
 from workers.cli.options import JsonOption, execute
-from workers.cli.output import cell, emit_json, fail, show, table, when_text
+from workers.cli.output import cell, emit_json, fail, link, show, table, when_text
 from workers.cli.runtime import load_policy, temporal_client
 from workflows.trajectory import workflow_id_for
 
@@ -65,14 +65,18 @@ async def case_history(settings: Settings, case_id: str, *, as_json: bool,
         for run in runs:
             emit_json(run)
         return 0
-    grid = table("#", "run id", "started", "closed", "status", "events", "Web UI",
+    grid = table("#", "run id", "started", "closed", "status", "events",
                  title=f"Runs of {workflow_id_for(case_id)}")
     for number, run in enumerate(runs, start=1):
         grid.add_row(cell(number), cell(run.run_id), cell(when_text(run.started_at, time_zone)),
                      cell(when_text(run.closed_at, time_zone) if run.closed_at else "-"),
                      cell(run.status, "bold" if run.status == "running" else ""),
-                     cell(run.history_length), cell(run.web_ui))
+                     cell(run.history_length))
     show(grid)
+    # Below the table, each on a line of its own and never folded: a terminal makes
+    # them links to click.
+    for number, run in enumerate(runs, start=1):
+        link(f"{number}: {run.web_ui}")
     return 0
 
 

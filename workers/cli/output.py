@@ -95,6 +95,11 @@ def line(text: str) -> None:
     out().print(text, overflow="fold")
 
 
+def link(text: str) -> None:
+    """A line that is never wrapped (a URL stays whole, so the terminal can open it)."""
+    out().print(cell(text), soft_wrap=True)
+
+
 def table(*columns: str, title: str | None = None) -> Table:
     """A table whose cells fold rather than cut or break a long name."""
     grid = Table(title=title, title_justify="left", header_style="bold", expand=False)
