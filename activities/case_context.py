@@ -11,7 +11,7 @@ from temporalio import activity
 
 from domain.calendar import dutch_calendar
 from domain.policy import RegionPolicy
-from infra.trajectory_overview import coordinator_caseload
+from infra.caseload import reserve_caseload
 
 
 class PolicyRequest(BaseModel):
@@ -38,10 +38,14 @@ class CaseContextActivities:
 
     @activity.defn(name="coordinator_caseload")
     async def coordinator_caseload(self, request: CaseloadRequest) -> int:
+        """The proposed coordinator's caseload, other than this case; with room under the
+        cap, the case is reserved for them so a concurrent appointment counts it
+        (infra/caseload.py)."""
         if self._pool is None:
             raise RuntimeError("no database configured for caseload look-ups")
         async with self._pool.acquire() as conn:
-            return await coordinator_caseload(conn, request.member_id, request.case_id)
+            return await reserve_caseload(conn, request.member_id, request.case_id,
+                                          self._policy.caseload_cap)
 
 
 class HolidaysRequest(BaseModel):

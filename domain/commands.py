@@ -118,7 +118,19 @@ class SkipFamilyGroupPlan(CaseworkerCommand):
     reason: OptionalText = ""
 
 
-class SubmitFamilyGroupPlan(CaseworkerCommand):
+class PlanParticipation(Frozen):
+    """Part of each command that records a plan version (the family's own, a professional
+    one, or an adjustment): whether the young person took part in making it."""
+
+    young_person_took_part: bool | None = Field(
+        default=None,
+        description="Whether the young person took part in making this plan (the region "
+        "reports the share of plans they took part in). Leave it out when not known.")
+
+
+class SubmitFamilyGroupPlan(CaseworkerCommand, PlanParticipation):
+    """The family's own plan, made with its network."""
+
     plan: FamilyPlan
 
 
@@ -126,11 +138,15 @@ class DeclareNoFamilyGroupPlan(CaseworkerCommand):
     """The family says it will not make its own plan."""
 
 
-class AdoptPlan(CaseworkerCommand):
+class AdoptPlan(CaseworkerCommand, PlanParticipation):
+    """A professional plan, when no family group plan came."""
+
     plan: FamilyPlan
 
 
-class AdjustPlan(CaseworkerCommand):
+class AdjustPlan(CaseworkerCommand, PlanParticipation):
+    """A new plan version after an evaluation."""
+
     plan: FamilyPlan
 
 

@@ -419,7 +419,8 @@ def submit_family_group_plan(command: SubmitFamilyGroupPlan, state: TrajectorySt
     _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1,
                         source=PlanSource.FAMILY_GROUP_PLAN,
-                        plan=command.plan.about_the_family(_family(state)))]
+                        plan=command.plan.about_the_family(_family(state)),
+                        young_person_took_part=command.young_person_took_part)]
 
 
 def adopt_plan(command: AdoptPlan, state: TrajectoryState,
@@ -435,7 +436,8 @@ def adopt_plan(command: AdoptPlan, state: TrajectoryState,
                           "it, or record that the family will not make one")
     _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1, source=PlanSource.PROFESSIONAL,
-                        plan=command.plan.about_the_family(_family(state)))]
+                        plan=command.plan.about_the_family(_family(state)),
+                        young_person_took_part=command.young_person_took_part)]
 
 
 def adjust_plan(command: AdjustPlan, state: TrajectoryState,
@@ -447,7 +449,8 @@ def adjust_plan(command: AdjustPlan, state: TrajectoryState,
         raise DomainError("a plan is adjusted after an evaluation; evaluate it first")
     _validate_plan(command.plan, state, ctx.today)
     return [PlanAdopted(plan_version=state.plan_version + 1, source=PlanSource.ADJUSTMENT,
-                        plan=command.plan.about_the_family(_family(state)))]
+                        plan=command.plan.about_the_family(_family(state)),
+                        young_person_took_part=command.young_person_took_part)]
 
 
 def _goal(state: TrajectoryState, goal_id: str) -> tuple[str, str]:

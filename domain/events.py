@@ -198,10 +198,16 @@ class FamilyGroupPlanLapsed(EventPayload):
 
 
 class PlanAdopted(EventPayload):
+    """A plan version was adopted. `young_person_took_part` says whether the young
+    person took part in making it (None: not recorded; always so for v1 events and for
+    versions an escalation decision made)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["PlanAdopted"] = "PlanAdopted"
     plan_version: int
     source: PlanSource
     plan: FamilyPlan
+    young_person_took_part: bool | None = None
 
 
 class GoalNote(Frozen, HasPersonalData):

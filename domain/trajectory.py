@@ -235,8 +235,16 @@ class TrajectoryState(BaseModel):
         return tuple(e for e in self.episodes if e.status is EpisodeStatus.OPEN)
 
 
+_STREAM_PREFIX = "trajectory-"
+
+
 def stream_id_for(case_id: str) -> str:
-    return f"trajectory-{case_id}"
+    return f"{_STREAM_PREFIX}{case_id}"
+
+
+def case_id_of_stream(stream_id: str) -> str:
+    """The case id of a trajectory's stream: the inverse of `stream_id_for`."""
+    return stream_id.removeprefix(_STREAM_PREFIX)
 
 
 def _with_check_in(state: TrajectoryState, index: int,

@@ -121,3 +121,11 @@ def _v1_about(rule: StagnationRule, key: str) -> About:
             return FamilyUnreachable(since=since.replace(tzinfo=UTC))
         case StagnationRule.REPORTED:
             return Reported(report=int(after("report-")))
+
+
+@UPCASTERS.register("PlanAdopted", from_version=1)
+def upcast_plan_adopted_v1_v2(data: JsonDict) -> JsonDict:
+    """PlanAdopted v2 says whether the young person took part in making the plan; v1 did
+    not ask, so a v1 plan reads as not recorded (None), never as "did not take part"."""
+    data.setdefault("young_person_took_part", None)
+    return data

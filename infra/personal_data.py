@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -77,21 +77,51 @@ def sealed_subjects(doc: Any) -> set[str]:
     return found
 
 
-def unseal(doc: Any, event_id: UUID, keys: Mapping[str, bytes | None],
-           path: JsonPath = ()) -> Any:
+class Unsealer:
+    """Opens sealed values with the keys of one batch of reads.
+
+    One AES-GCM cipher per subject, made on first use: a batch usually holds many events
+    about few people, and making the cipher costs about as much as a decryption.
+    """
+
+    def __init__(self, keys: Mapping[str, bytes | None]) -> None:
+        self._keys = keys
+        self._ciphers: dict[str, AESGCM | None] = {}
+
+    def unseal(self, doc: Any, event_id: UUID) -> Any:
+        """`doc` with each sealed value decrypted, or marked erased if its key is gone;
+        changed in place where it is a dict or list (a freshly parsed document)."""
+        if isinstance(doc, dict) and SEALED in doc:
+            return self._open(doc[SEALED], event_id, ())
+        self._walk(doc, event_id, ())
+        return doc
+
+    def _walk(self, doc: Any, event_id: UUID, path: JsonPath) -> None:
+        items: Iterable[tuple[str | int, Any]] = (
+            doc.items() if isinstance(doc, dict) else enumerate(doc))
+        for key, value in items:
+            if isinstance(value, dict):
+                if SEALED in value:
+                    doc[key] = self._open(value[SEALED], event_id, (*path, key))
+                else:
+                    self._walk(value, event_id, (*path, key))
+            elif isinstance(value, list):
+                self._walk(value, event_id, (*path, key))
+
+    def _open(self, sealed: dict[str, str], event_id: UUID, path: JsonPath) -> Any:
+        subject = sealed["s"]
+        try:
+            cipher = self._ciphers[subject]
+        except KeyError:
+            key = self._keys.get(subject)
+            cipher = self._ciphers[subject] = None if key is None else AESGCM(key)
+        if cipher is None:
+            return dict(ERASED_VALUE)
+        plaintext = cipher.decrypt(base64.b64decode(sealed["n"]),
+                                   base64.b64decode(sealed["c"]), _aad(event_id, path))
+        return json.loads(plaintext)
+
+
+def unseal(doc: Any, event_id: UUID, keys: Mapping[str, bytes | None]) -> Any:
     """Return `doc` with each sealed value decrypted, or marked erased if its key is gone."""
-    if isinstance(doc, dict):
-        if SEALED in doc:
-            sealed = doc[SEALED]
-            key = keys.get(sealed["s"])
-            if key is None:
-                return dict(ERASED_VALUE)
-            plaintext = AESGCM(key).decrypt(
-                base64.b64decode(sealed["n"]), base64.b64decode(sealed["c"]),
-                _aad(event_id, path),
-            )
-            return json.loads(plaintext)
-        return {k: unseal(v, event_id, keys, (*path, k)) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [unseal(v, event_id, keys, (*path, i)) for i, v in enumerate(doc)]
-    return doc
+    return Unsealer(keys).unseal(doc, event_id)

@@ -35,8 +35,14 @@ class Projection(Protocol):
     """A read model fed batch by batch.
 
     `handles` names the event payload classes the projection reads (None: every
-    event); the others never reach it, so the store need not decode them. The
-    checkpoint still moves past them.
+    event); the others never reach it: the store does not even fetch their rows. The
+    checkpoint still moves past them. The events that do reach it decode their payload
+    on first access (infra/stored_events.py), so a projection with `handles = None` that
+    skips events by `event.type` never decodes those either.
+
+    How to write one that keeps up (infra/trajectory_overview.py is the example, and
+    docs/read_models.md says why): fold the batch in memory and write its rows with one
+    statement per batch.
     """
 
     @property
@@ -46,6 +52,17 @@ class Projection(Protocol):
         """Apply the batch, in position order, writing only through `conn` (it is
         inside the batch's transaction, with the checkpoint); side effects elsewhere
         must be idempotent on each event's position."""
+
+    async def reset(self, conn: Conn) -> None:
+        """Empty the read model, for a rebuild from the start of the log (inside the
+        rebuild's transaction, with the checkpoint set back to 0)."""
+
+
+def type_names(handles: frozenset[type[EventPayload]] | None) -> list[str] | None:
+    """The stored `event_type` names of `handles` (None: all types)."""
+    if handles is None:
+        return None
+    return sorted(cls.model_fields["type"].default for cls in handles)
 
 
 class CatchUpSubscription:
@@ -63,6 +80,7 @@ class CatchUpSubscription:
         self._pool = store.pool
         self.subscriber = subscriber
         self._projection = projection
+        self._types = type_names(projection.handles)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -77,7 +95,8 @@ class CatchUpSubscription:
         return int(position or 0)
 
     async def catch_up_once(self) -> int:
-        """Apply the next batch after the checkpoint; return how many events it held."""
+        """Apply the next batch after the checkpoint; return how many events of the log
+        it passed over (read or not)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO subscription_checkpoints (subscriber) VALUES ($1) "
@@ -89,25 +108,30 @@ class CatchUpSubscription:
                 "FOR UPDATE",
                 self.subscriber,
             )
-            events = await self._store.read_all(position, self._batch_size)
-            if not events:
-                return 0
-            handles = self._projection.handles
-            wanted = (events if handles is None else
-                      [e for e in events if type(e.payload) in handles])
-            if wanted:
-                await self._projection.apply_batch(conn, wanted)
-            await conn.execute(
-                "UPDATE subscription_checkpoints SET position = $2, updated_at = now() "
-                "WHERE subscriber = $1",
-                self.subscriber, events[-1].position,
-            )
-        log.debug("projection_batch_applied", subscriber=self.subscriber,
-                  last_position=events[-1].position, count=len(events))
-        return len(events)
+            passed, last = await self.apply_next(conn, position)
+        if passed:
+            log.debug("projection_batch_applied", subscriber=self.subscriber,
+                      last_position=last, count=passed)
+        return passed
+
+    async def apply_next(self, conn: Conn, position: int) -> tuple[int, int]:
+        """In the caller's transaction, which holds the checkpoint row: apply the batch
+        after `position` and move the checkpoint past it. Returns (positions passed
+        over, the new checkpoint)."""
+        batch = await self._store.read_batch(conn, position, self._batch_size, self._types)
+        if not batch.passed:
+            return 0, position
+        if batch.events:
+            await self._projection.apply_batch(conn, batch.events)
+        await conn.execute(
+            "UPDATE subscription_checkpoints SET position = $2, updated_at = now() "
+            "WHERE subscriber = $1",
+            self.subscriber, batch.last_position,
+        )
+        return batch.passed, batch.last_position
 
     async def catch_up(self) -> int:
-        """Apply batches until the log is exhausted; return the number of events."""
+        """Apply batches until the log is exhausted; return the number of events passed."""
         total = 0
         while applied := await self.catch_up_once():
             total += applied

@@ -2,16 +2,29 @@
 
 Fed by a catch-up subscription, so each event is applied exactly once, in the same
 transaction as the subscriber's checkpoint. Holds no personal data, so erasure never
-has to touch it. The coordinator's caseload is counted from it.
+has to touch it. (Caseloads are counted from `case_list`, infra/caseload.py.)
+
+How it applies a batch (the pattern for read models, see docs/read_models.md): fold the
+batch in memory into one change per case (`CaseChange`), then write all changes with one
+statement, from arrays (`unnest`). The fold reads no row: each change says what it sets
+and what it adds, and the statement combines that with the row as it is. So a batch of
+any size costs one round trip, and the result is the one applying the events one by one
+would give (tests/infra/test_trajectory_overview.py checks both ways agree).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.events import (
+    AftercareEnded,
+    CareStarted,
     CoordinatorAppointed,
     EventPayload,
+    IntakeRecorded,
     PlanAdopted,
     RecordedEvent,
     ReferralAdded,
@@ -19,77 +32,174 @@ from domain.events import (
     TrajectoryReferred,
     TrajectoryReopened,
 )
-from domain.trajectory import Phase, next_phase
+from domain.trajectory import Phase, case_id_of_stream, next_phase
 from infra.pgtypes import Conn
 
 SUBSCRIBER = "trajectory_overview"
-OPEN_PHASES = [Phase.REFERRED.value, Phase.ACCEPTED.value, Phase.IN_CARE.value]
+
+# The events whose payload the overview reads. Every other event of a case only moves its
+# `stream_version` and `last_position`, which the envelope holds: their payload is never
+# decoded (the subscription hands out events that decode on first access).
+_READS: frozenset[type[EventPayload]] = frozenset({
+    TrajectoryReferred, ReferralAdded, IntakeRecorded, CareStarted, TrajectoryReopened,
+    TrajectoryClosed, AftercareEnded, CoordinatorAppointed, PlanAdopted,
+})
+_READS_TYPES = frozenset(cls.model_fields["type"].default for cls in _READS)
 
 
 def _case_id(event: RecordedEvent) -> str:
-    return event.stream_id.removeprefix("trajectory-")
+    return case_id_of_stream(event.stream_id)
+
+
+@dataclass
+class CaseChange:
+    """What one batch does to one case's row.
+
+    `referred` is set when the batch holds the case's TrajectoryReferred: the row is
+    inserted with the other fields as they are after the batch. Otherwise the row is
+    updated: set fields replace, counts add, organisations append (those not yet in it).
+    """
+
+    case_id: str
+    stream_version: int
+    last_position: int
+    referred: TrajectoryReferred | None = None
+    referred_at: datetime | None = None
+    status: str | None = None
+    referrals_added: int = 0
+    organisations: list[str] = field(default_factory=list)
+    reopens_added: int = 0
+    coordinator_id: str | None = None
+    first_plan_at: datetime | None = None
+    closed_at_changed: bool = False
+    closed_at: datetime | None = None
+
+    def add_organisation(self, organisation: str) -> None:
+        if organisation not in self.organisations:
+            self.organisations.append(organisation)
+
+    def apply(self, event: RecordedEvent) -> None:
+        self.stream_version = event.version
+        self.last_position = event.position
+        if event.type not in _READS_TYPES:
+            return
+        payload = event.payload
+        # The status is the trajectory's phase, by the same definition `evolve` uses;
+        # only a phase-changing event sets it, so the last one in the batch wins.
+        phase = next_phase(None, payload)
+        if phase is not None:
+            self.status = phase.value
+        if isinstance(payload, ReferralAdded):
+            self.referrals_added += 1
+            self.add_organisation(payload.referral.organisation)
+        elif isinstance(payload, TrajectoryReopened):
+            self.reopens_added += 1
+            self.closed_at_changed, self.closed_at = True, None
+        elif isinstance(payload, CoordinatorAppointed):
+            self.coordinator_id = payload.member_id
+        elif isinstance(payload, PlanAdopted):
+            if self.first_plan_at is None:
+                self.first_plan_at = event.occurred_at
+        elif isinstance(payload, TrajectoryClosed):
+            self.closed_at_changed, self.closed_at = True, event.occurred_at
+
+
+def fold_batch(events: Sequence[RecordedEvent]) -> list[CaseChange]:
+    """One change per case touched by `events`, in the order the cases first appear."""
+    changes: dict[str, CaseChange] = {}
+    for event in events:
+        if event.type == "TrajectoryReferred":
+            payload = event.payload
+            assert isinstance(payload, TrajectoryReferred)
+            # Earlier events of this case in the batch met no row (it did not exist
+            # yet), as they would have one by one: the case starts here.
+            change = CaseChange(payload.case_id, event.version, event.position,
+                                referred=payload, referred_at=event.occurred_at,
+                                status=Phase.REFERRED.value)
+            change.add_organisation(payload.referral.organisation)
+            changes.pop(payload.case_id, None)
+            changes[payload.case_id] = change
+            continue
+        case_id = _case_id(event)
+        known = changes.get(case_id)
+        if known is None:
+            known = changes[case_id] = CaseChange(case_id, event.version, event.position)
+        known.apply(event)
+    return list(changes.values())
+
+
+# One statement for the whole batch: the changes as columns of arrays, the new cases
+# inserted, the known ones updated. Both parts read the same `change` rows; a case is in
+# one part only, so they never touch the same row. An update for a case without a row
+# (a stream that is no trajectory) changes nothing, as before.
+_WRITE = """
+WITH change AS (
+    SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::timestamptz[],
+                         $5::int[], $6::jsonb[], $7::int[], $8::text[],
+                         $9::timestamptz[], $10::bool[], $11::timestamptz[], $12::int[],
+                         $13::bigint[])
+        AS c(case_id, is_new, status, referred_at, referrals_added, organisations_added,
+             reopens_added, coordinator_id, first_plan_at, closed_at_changed, closed_at,
+             stream_version, last_position)
+), inserted AS (
+    INSERT INTO trajectory_overview (case_id, status, referred_at, referral_count,
+                                     organisations, stream_version, last_position,
+                                     coordinator_id, reopen_count, first_plan_at,
+                                     closed_at)
+    SELECT case_id, status, referred_at, 1 + referrals_added,
+           ARRAY(SELECT jsonb_array_elements_text(organisations_added)),
+           stream_version, last_position, coordinator_id, reopens_added, first_plan_at,
+           closed_at
+    FROM change WHERE is_new
+    RETURNING 1
+), updated AS (
+    UPDATE trajectory_overview AS t
+    SET status = coalesce(c.status, t.status),
+        referral_count = t.referral_count + c.referrals_added,
+        organisations = t.organisations || ARRAY(
+            SELECT o FROM jsonb_array_elements_text(c.organisations_added)
+                          WITH ORDINALITY AS a(o, i)
+            WHERE NOT o = ANY(t.organisations) ORDER BY i),
+        reopen_count = t.reopen_count + c.reopens_added,
+        coordinator_id = coalesce(c.coordinator_id, t.coordinator_id),
+        first_plan_at = coalesce(t.first_plan_at, c.first_plan_at),
+        closed_at = CASE WHEN c.closed_at_changed THEN c.closed_at ELSE t.closed_at END,
+        stream_version = c.stream_version,
+        last_position = c.last_position
+    FROM change AS c
+    WHERE NOT c.is_new AND t.case_id = c.case_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated)
+"""
 
 
 class TrajectoryOverviewProjection:
+    # Every event: each one moves its case's `stream_version`. Only `_READS` are decoded.
     handles: frozenset[type[EventPayload]] | None = None
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        for event in events:
-            await self.apply(conn, event)
-
-    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
-        payload = event.payload
-        case_id = _case_id(event)
-        if isinstance(payload, TrajectoryReferred):
-            phase = next_phase(None, payload)
-            assert phase is not None
-            await conn.execute(
-                """INSERT INTO trajectory_overview (case_id, status, referred_at,
-                       referral_count, organisations, stream_version, last_position)
-                   VALUES ($1, $2, $3, 1, ARRAY[$4], $5, $6)""",
-                payload.case_id, phase.value, event.occurred_at,
-                payload.referral.organisation, event.version, event.position,
-            )
+        changes = fold_batch(events)
+        if not changes:
             return
-        sets: dict[str, object] = {}
-        # The status is the trajectory's phase, by the same definition `evolve` uses.
-        status: str | None = await conn.fetchval(
-            "SELECT status FROM trajectory_overview WHERE case_id = $1", case_id)
-        phase = next_phase(None if status is None else Phase(status), payload)
-        if phase is not None and phase.value != status:
-            sets["status"] = phase.value
-        if isinstance(payload, ReferralAdded):
-            await conn.execute(
-                """UPDATE trajectory_overview
-                   SET referral_count = referral_count + 1,
-                       organisations = CASE WHEN $2 = ANY(organisations) THEN organisations
-                                            ELSE organisations || $2 END
-                   WHERE case_id = $1""",
-                case_id, payload.referral.organisation,
-            )
-        elif isinstance(payload, TrajectoryReopened):
-            await conn.execute("UPDATE trajectory_overview SET reopen_count = "
-                               "reopen_count + 1, closed_at = NULL WHERE case_id = $1",
-                               case_id)
-        elif isinstance(payload, CoordinatorAppointed):
-            sets["coordinator_id"] = payload.member_id
-        elif isinstance(payload, PlanAdopted):
-            await conn.execute("UPDATE trajectory_overview SET first_plan_at = "
-                               "coalesce(first_plan_at, $2) WHERE case_id = $1",
-                               case_id, event.occurred_at)
-        elif isinstance(payload, TrajectoryClosed):
-            sets["closed_at"] = event.occurred_at
-        columns = ["stream_version", "last_position", *sets]
-        values = [event.version, event.position, *sets.values()]
-        assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
-        await conn.execute(f"UPDATE trajectory_overview SET {assignments} WHERE case_id = $1",
-                           case_id, *values)
+        # PostgreSQL arrays are rectangular, so each case's list of organisations (of
+        # any length) travels as one JSON array.
+        await conn.execute(
+            _WRITE,
+            [c.case_id for c in changes],
+            [c.referred is not None for c in changes],
+            [c.status for c in changes],
+            [c.referred_at for c in changes],
+            [c.referrals_added for c in changes],
+            [json.dumps(c.organisations) for c in changes],
+            [c.reopens_added for c in changes],
+            [c.coordinator_id for c in changes],
+            [c.first_plan_at for c in changes],
+            [c.closed_at_changed for c in changes],
+            [c.closed_at for c in changes],
+            [c.stream_version for c in changes],
+            [c.last_position for c in changes],
+        )
 
-
-async def coordinator_caseload(conn: Conn, member_id: str, except_case: str) -> int:
-    """Open trajectories that `member_id` coordinates, other than `except_case`."""
-    count: int = await conn.fetchval(
-        """SELECT count(*) FROM trajectory_overview
-           WHERE coordinator_id = $1 AND case_id <> $2 AND status = ANY($3::text[])""",
-        member_id, except_case, OPEN_PHASES)
-    return count
+    async def reset(self, conn: Conn) -> None:
+        await conn.execute("TRUNCATE trajectory_overview")

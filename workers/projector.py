@@ -9,10 +9,10 @@ import signal
 from infra.db_retry import OUTAGE_ERRORS, Outage, create_pool_when_available, sleep_unless
 from infra.event_store import open_event_store
 from infra.key_wrapping import key_wrapper_for
+from infra.projections import PROJECTIONS
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.subscription import CatchUpSubscription
-from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
 
 
 async def run_projector(settings: Settings) -> None:
@@ -42,9 +42,8 @@ async def run_projector(settings: Settings) -> None:
         if store is None:
             return
         outage.recovered()
-        subscriptions = [
-            CatchUpSubscription(store, SUBSCRIBER, TrajectoryOverviewProjection()),
-        ]
+        subscriptions = [CatchUpSubscription(store, name, make())
+                         for name, make in PROJECTIONS.items()]
         log.info("projector_started", subscribers=[s.subscriber for s in subscriptions])
         await asyncio.gather(*(s.run(stop) for s in subscriptions))
     finally:

@@ -37,6 +37,9 @@ class RecordingProjection:
         for event in events:
             await self.apply(conn, event)
 
+    async def reset(self, conn: Conn) -> None:
+        await conn.execute("TRUNCATE applied")
+
     async def apply(self, conn: Conn, event: RecordedEvent) -> None:
         await conn.execute("INSERT INTO applied (position, event_id) VALUES ($1, $2)",
                            event.position, event.event_id)

@@ -153,3 +153,65 @@ async def test_the_status_is_the_phase_of_the_fold_after_every_event(
         assert list(dict.fromkeys(phase for _, phase, _ in statuses)) == [
             "referred", "accepted", "in_care", "aftercare", "ended"]
         assert state.reopen_count == 1
+
+
+# -- a batch gives what the events give one by one ------------------------------------------
+
+
+async def overview_rows(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    async with pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch(
+            "SELECT * FROM trajectory_overview ORDER BY case_id")]
+
+
+async def append_interleaved(store: PostgresEventStore, stories: list[Told]) -> int:
+    """The stories' events appended round-robin, one event per append, so every batch
+    mixes cases, and a case's events land in several batches."""
+    versions = {told.case_id: 0 for told in stories}
+    pending = {told.case_id: list(told.events) for told in stories}
+    appended = 0
+    while any(pending.values()):
+        for told in stories:
+            if not pending[told.case_id]:
+                continue
+            payload, at = pending[told.case_id].pop(0)
+            await store.append(f"trajectory-{told.case_id}", versions[told.case_id], [
+                domain_event(payload, event_id=uuid.uuid4(), now=at,
+                             metadata=EventMetadata(actor="test", correlation_id="c"))])
+            versions[told.case_id] += 1
+            appended += 1
+    return appended
+
+
+def three_cases() -> list[Told]:
+    first, second = care_closed_reopened_and_ended(), declined()
+    third = Told("case-3")
+    third.do(ReferFamily(case_id="case-3", referral=referral()))
+    third.do(ReferFamily(case_id="case-3", referral=referral("ref-2", organisation="GGD")))
+    third.do(ReferFamily(case_id="case-3", referral=referral("ref-3")))
+    third.do(intake_accepted(), at=INTAKE_AT)
+    return [first, second, third]
+
+
+@pytest.mark.parametrize("batch_size", [2, 7, 1000])
+async def test_a_batch_writes_what_its_events_write_one_by_one(
+        batch_size: int, pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    total = await append_interleaved(pg_store, three_cases())
+    one_by_one = CatchUpSubscription(pg_store, "overview_one_by_one",
+                                     TrajectoryOverviewProjection(), batch_size=1)
+    assert await one_by_one.catch_up() == total
+    expected = await overview_rows(pool)
+    async with pool.acquire() as conn:
+        await conn.execute("TRUNCATE trajectory_overview")
+    batched = CatchUpSubscription(pg_store, SUBSCRIBER, TrajectoryOverviewProjection(),
+                                  batch_size=batch_size)
+    assert await batched.catch_up() == total
+    assert await overview_rows(pool) == expected
+    # Every column took part, not only the defaults.
+    case_1, case_2, case_3 = expected
+    assert case_1["reopen_count"] == 1 and case_1["coordinator_id"] == "pro-1"
+    assert case_1["first_plan_at"] is not None and case_1["closed_at"] is not None
+    assert case_1["status"] == "ended" and case_1["referral_count"] == 2
+    assert case_2["status"] == "ended" and case_2["coordinator_id"] is None
+    assert case_3["referral_count"] == 3 and case_3["status"] == "accepted"
+    assert case_3["organisations"] == ["Basisschool De Linde", "GGD"]
