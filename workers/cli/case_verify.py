@@ -23,9 +23,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.personal import without_personal_text
 from domain.trajectory import TrajectoryState, fold, stream_id_for
+from infra.case_list import OPEN_PHASE_VALUES
 from infra.event_store import PostgresEventStore
 from infra.settings import Settings
-from infra.trajectory_overview import OPEN_PHASES
 from workers.cli.case_id import CaseIdArgument
 from workers.cli.exit_codes import CliError, ExitCode
 from workers.cli.options import JsonOption, execute
@@ -164,7 +164,7 @@ async def open_case_ids(store: PostgresEventStore) -> list[str]:
     async with store.pool.acquire() as conn:
         rows = await conn.fetch("SELECT case_id FROM trajectory_overview "
                                 "WHERE status = ANY($1::text[]) ORDER BY case_id",
-                                OPEN_PHASES)
+                                OPEN_PHASE_VALUES)
     return [r["case_id"] for r in rows]
 
 
