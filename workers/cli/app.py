@@ -12,16 +12,22 @@ import typer
 from workers.cli import (
     audit,
     case_history,
+    case_list,
     case_show,
     case_verify,
+    caseload,
     directory,
     erasure,
+    escalations,
     key_encryption,
     migrations,
     overview,
     partner_keys,
     payload_keys,
+    projections,
+    region_report,
     tokens,
+    waiting,
 )
 from workers.cli.exit_codes import EXIT_CODES_HELP
 
@@ -72,6 +78,12 @@ def build() -> typer.Typer:
     case_show.register(app, cases)
     case_history.register(cases)
     case_verify.register(app, cases)
+    case_list.register(cases)
+    escalations.register(app)
+    caseload.register(app)
+    waiting.register(app)
+    region_report.register(app)
+    projections.register(app)
     overview.register(app)
     audit.register(app)
     erasure.register(app)

@@ -28,6 +28,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
@@ -135,7 +136,7 @@ def emit_json(value: Any) -> None:
 
 
 @contextmanager
-def progress(description: str, total: int | None) -> Iterator[tuple[Progress, Any]]:
+def progress(description: str, total: int | None) -> Iterator[tuple[Progress, TaskID]]:
     """A progress bar on stderr, shown only at a terminal (stdout stays data)."""
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TaskProgressColumn(), TimeRemainingColumn(),
