@@ -95,6 +95,7 @@ from workers.worker import build_worker
 from workflows.client import send_command
 from workflows.escalation import EscalationEpisodeWorkflow
 from workflows.messages import EpisodeInput, episode_workflow_id
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.trajectory import (
     FamilyTrajectoryWorkflow,
     ReferInput,
@@ -491,7 +492,7 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         data_converter=data_converter(Keyring.generate()),
-        ui=False, dev_server_extra_args=extra)
+        ui=False, dev_server_extra_args=extra, search_attributes=SEARCH_ATTRIBUTES)
     pool = await create_pool(dsn)
     try:
         client = env.client

@@ -21,9 +21,9 @@ from domain.events import (
     FamilyGroupPlanLapsed,
     StagnationFound,
 )
-from domain.local_time import DEFAULT_TIME_ZONE, end_of_local_day
+from domain.local_time import DEFAULT_TIME_ZONE, day_text, end_of_local_day, local_date
 from domain.policy import RegionPolicy
-from domain.stagnation import firings
+from domain.stagnation import StagnationRule, firings
 from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, TrajectoryState
 
 
@@ -31,6 +31,48 @@ from domain.trajectory import CheckInStatus, FamilyGroupPlanStatus, Phase, Traje
 class Deadline:
     at: datetime
     event: EventPayload
+    # A date-only deadline (an evaluation date) passes when its day is over, but people
+    # know it by that day, not by the next midnight: keep it to say so.
+    day: date | None = None
+
+    def waits_for(self) -> str:
+        """What the trajectory waits for here, in a few words for an operator (Temporal's
+        Web UI): the kind of deadline only, never anything about the family."""
+        event = self.event
+        if isinstance(event, StagnationFound):
+            return _RULE_WAITS_FOR[event.about.rule]
+        if isinstance(event, FamilyGroupPlanLapsed):
+            return "family group plan term ends"
+        if isinstance(event, CheckInDue):
+            return f"check-in {event.check_in} due"
+        if isinstance(event, CheckInMissed):
+            return f"check-in {event.check_in} missed unless recorded"
+        if isinstance(event, AftercareEnded):
+            return "aftercare ends"
+        return type(event).__name__
+
+    def local_day(self, time_zone: str) -> date:
+        """The calendar day in the region that people know this deadline by."""
+        return self.day if self.day is not None else local_date(self.at, time_zone)
+
+    def summary(self, time_zone: str) -> str:
+        """e.g. "evaluation due 21 Dec 2026"."""
+        return f"{self.waits_for()} {day_text(self.local_day(time_zone))}"
+
+
+# Clock rules by what passes at their deadline; event rules (no progress, unreachable,
+# reported) hold at once and have no timer, but get words all the same.
+_RULE_WAITS_FOR: dict[StagnationRule, str] = {
+    StagnationRule.WAITING_NORM_INTAKE: "intake waiting norm ends",
+    StagnationRule.WAITING_NORM_CARE_START: "care start waiting norm ends",
+    StagnationRule.PLAN_NOT_ADOPTED: "plan due",
+    StagnationRule.EVALUATION_OVERDUE: "evaluation due",
+    StagnationRule.AGREEMENT_OVERDUE: "agreement due",
+    StagnationRule.WRITTEN_COPY_OVERDUE: "written copy due",
+    StagnationRule.NO_PROGRESS: "no progress",
+    StagnationRule.FAMILY_UNREACHABLE: "family unreachable",
+    StagnationRule.REPORTED: "stagnation reported",
+}
 
 
 def end_of_day(day: date, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
@@ -50,7 +92,8 @@ def _findings(state: TrajectoryState, policy: RegionPolicy, *, clock: bool
         due = firing.due
         at = due if isinstance(due, datetime) else end_of_day(due, policy.time_zone)
         found.append(Deadline(at, StagnationFound(about=firing.about,
-                                                  evidence=firing.evidence, due=at)))
+                                                  evidence=firing.evidence, due=at),
+                              day=None if isinstance(due, datetime) else due))
     return found
 
 
@@ -91,6 +134,11 @@ def due_events(state: TrajectoryState, now: datetime, policy: RegionPolicy
     return episode_bookkeeping(state)
 
 
+def next_pending(state: TrajectoryState, policy: RegionPolicy) -> Deadline | None:
+    """The earliest deadline the state implies (the run loop's next timer)."""
+    return min(deadlines(state, policy), key=lambda d: d.at, default=None)
+
+
 def next_deadline(state: TrajectoryState, policy: RegionPolicy) -> datetime | None:
-    pending = [d.at for d in deadlines(state, policy)]
-    return min(pending) if pending else None
+    pending = next_pending(state, policy)
+    return None if pending is None else pending.at

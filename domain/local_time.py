@@ -66,3 +66,12 @@ def _require_aware(instant: datetime) -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"an instant needs a timezone-aware datetime (got {instant!r})")
     return instant
+
+
+# Fixed English abbreviations: `%b` follows the process's locale, which differs per machine.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day_text(day: date) -> str:
+    """A calendar day in a few characters for an operator's screen, e.g. "21 Dec 2026"."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"

@@ -52,6 +52,7 @@ from infra.settings import Settings
 from infra.structured_logging import configure_logging
 from infra.supervisor import ChildSpec, Supervisor
 from infra.temporal import connect
+from workflows.search_attributes import dev_server_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPORAL_READY_TIMEOUT = 60.0
@@ -305,7 +306,9 @@ class Stack:
                 "--ui-disable-news-fetch",
                 # The Web UI decodes payloads through the gateway's codec server (for an
                 # operator with a session there: README, "Encrypted payloads").
-                "--ui-codec-endpoint", self.codec_url]
+                "--ui-codec-endpoint", self.codec_url,
+                # The Web UI filters the workflow list by these (README, "Web UI").
+                *dev_server_flags()]
         say(f"starting Temporal dev server ({self.data_dir / 'temporal.sqlite'}) ...")
         await self.supervisor.start(ChildSpec("temporal", argv, dict(os.environ),
                                               stop_timeout=15.0,

@@ -37,9 +37,11 @@ from infra.database import (
 from infra.event_store import PostgresEventStore
 from infra.key_wrapping import KeyWrapper
 from infra.local_kek import EnvKeyring, Kek
+from infra.search_attributes import add_search_attributes, all_search_attributes
 from tests.identity_provider import serving_jwks
 from tests.payload_keyring import TEST_ONLY_KEY_ID, TEST_ONLY_KEYS_JSON, suite_data_converter
 from tests.vault_transit_server import Transit, serving_transit
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 TEMPLATE_DB = "regie_test_template"
 
@@ -130,6 +132,10 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=suite_data_converter(),
     )
+    # The test server takes no flags for them: registered through its operator service,
+    # as a worker does on a cluster (an unknown attribute fails the workflow task).
+    await add_search_attributes(env.client, env.client.namespace,
+                                all_search_attributes())
     yield env
     await env.shutdown()
 
@@ -141,6 +147,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=_binary("temporal"),
         data_converter=suite_data_converter(),
         ui=False,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     yield env
     await env.shutdown()

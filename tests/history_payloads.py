@@ -11,6 +11,8 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 
+from workflows.search_attributes import SEARCH_ATTRIBUTES
+
 # Personal data of the made-up families in tests/factories.py and the workflow tests:
 # names, a birth date, the referrals' and signals' free text.
 PERSONAL_DATA = ("de Vries", "Lotte", "Ilse Bakker", "Tante Mar", "1985-03-14",
@@ -21,11 +23,17 @@ PERSONAL_DATA = ("de Vries", "Lotte", "Ilse Bakker", "Tante Mar", "1985-03-14",
 # What the SDK itself records outside the data converter, so unencrypted: a local
 # activity's bookkeeping (sequence number, type, times; its input and result are
 # encrypted), `workflow.patched` markers and the search attribute naming the patches.
+# And Regie's own search attributes (workflows.search_attributes): Temporal indexes them
+# in plain text, so they hold ids and facts only (`personal_data_in` checks them too).
 SDK_BOOKKEEPING = frozenset({
     "markerRecordedEventAttributes.details.data",
     "markerRecordedEventAttributes.details.patch-data",
     "upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields."
     "TemporalChangeVersion",
+    *(f"{event}.searchAttributes.indexedFields.{key.name}"
+      for event in ("upsertWorkflowSearchAttributesEventAttributes",
+                    "workflowExecutionStartedEventAttributes")
+      for key in SEARCH_ATTRIBUTES),
 })
 
 

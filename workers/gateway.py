@@ -99,6 +99,7 @@ from workers.problems import (
 )
 from workers.rate_limit import RateLimiter, retry_after
 from workers.request_guard import RequestGuard
+from workflows.search_attributes import at_referral
 from workflows.trajectory import (
     CommandResult,
     FamilyTrajectoryWorkflow,
@@ -542,7 +543,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             command = ReferFamily(case_id=match.case_id, referral=body.referral(
                 organisation, match.person_ids, match.possible_matches))
             accepted = await _refer(link, settings, command, principal,
-                                    scoped_key(principal.actor, idempotency_key))
+                                    scoped_key(principal.actor, idempotency_key),
+                                    region_policy.region)
             return accepted.model_copy(update={
                 "joined": match.joined,
                 "members": tuple(ReferredPerson(ref=ref, person_id=pid)
@@ -688,7 +690,7 @@ a request with the same `Idempotency-Key` returns the first answer and does noth
 
 
 async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
-                 principal: Principal, update_key: str) -> ReferralAccepted:
+                 principal: Principal, update_key: str, region: str) -> ReferralAccepted:
     temporal = await link.client()
     workflow_id = workflow_id_for(command.case_id)
     start_operation = WithStartWorkflowOperation(
@@ -700,6 +702,8 @@ async def _refer(link: TemporalLink, settings: Settings, command: ReferFamily,
         # A closed trajectory's stream already holds events; a new run would
         # start again at version 0 and every append would conflict.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        # Findable in the Web UI from the first moment; the workflow keeps them current.
+        search_attributes=at_referral(region),
     )
     try:
         # The scoped idempotency key is the update id: Temporal answers a resent request

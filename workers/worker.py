@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.case_context import CaseContextActivities, dutch_holidays
@@ -17,6 +18,7 @@ from infra.event_store import PostgresEventStore, open_event_store
 from infra.key_wrapping import key_wrapper_for
 from infra.policy_file import policy_from_env
 from infra.retention import retention_problem
+from infra.search_attributes import how_to_register, register_search_attributes
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect, workflow_runner
@@ -59,6 +61,14 @@ async def run_worker(settings: Settings) -> None:
     key_wrapper = key_wrapper_for(settings)
     store = await open_event_store(pool, key_wrapper)
     client = await connect(settings)
+    try:
+        added = await register_search_attributes(client, settings.temporal_namespace)
+    except RPCError as error:
+        # Without them every trajectory's workflow task would fail over and over.
+        raise SystemExit(f"{how_to_register(settings.temporal_namespace)} "
+                         f"(the worker could not: {error.message})") from error
+    if added:
+        log.info("search_attributes_registered", names=added)
     worker = build_worker(client, store, settings.task_queue, policy)
     log.info("worker_started", task_queue=settings.task_queue, region=policy.region,
              temporal=settings.effective_temporal_address, kek=key_wrapper.describe())

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import WorkingDayCalendar
     from domain.escalation import TOP_LEVEL, LevelStep, RegionAlert
     from domain.ladder import LadderTerms
-    from domain.local_time import DEFAULT_TIME_ZONE, local_text
+    from domain.local_time import DEFAULT_TIME_ZONE, day_text, local_date, local_text
     from domain.notifications import RecipientRole
     from domain.policy import RegionPolicy
 
@@ -53,6 +53,9 @@ LOCAL_LOOKUP_PATCH = "local-directory-lookup"
 # Episodes started before this patch read the policy themselves; since, they count with
 # the terms their trajectory gives them (and checks their steps with).
 TRAJECTORY_TERMS_PATCH = "ladder-terms-from-trajectory"
+# Episodes started before this patch wait on timers without a summary; since, the Web UI
+# says what each waits for ("level 1 (coordinator) response due 5 Dec 2026").
+TIMER_SUMMARIES_PATCH = "episode-timer-summaries"
 # How far ahead the working-day calendar reaches; refreshed when a deadline needs more.
 CALENDAR_YEARS = 3
 
@@ -68,6 +71,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
         self._ended: str | None = None
         self._calendar: WorkingDayCalendar | None = None
         self._time_zone = DEFAULT_TIME_ZONE  # the region's, once the policy is read
+        self._summaries = False
 
     @workflow.signal
     def end(self, ended: EpisodeEnded) -> None:
@@ -80,6 +84,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
     @workflow.run
     async def run(self, input: EpisodeInput) -> EpisodeOutcome:
         local_lookup = workflow.patched(LOCAL_LOOKUP_PATCH)
+        self._summaries = workflow.patched(TIMER_SUMMARIES_PATCH)
         terms = await self._terms(input)
         self._time_zone = terms.time_zone
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
@@ -109,7 +114,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                     episode_id=input.episode_id, level=level, assignee_id=input.region_id,
                     role=RecipientRole.REGION, deadline=retry_at,
                     reason=f"{reason}; {_cause_message(error)}"))
-                if await self._ended_before(retry_at):
+                if await self._ended_before(retry_at, f"level {level}: directory looked up again"):
                     break
                 start = retry_at
                 continue
@@ -123,7 +128,8 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                 episode_id=input.episode_id, level=level, assignee_id=assignee.assignee_id,
                 role=assignee.role, organisation_id=assignee.organisation_id,
                 deadline=deadline, reason=reason + note))
-            if await self._ended_before(deadline):
+            if await self._ended_before(
+                    deadline, f"level {level} ({assignee.role.value}) response due"):
                 break
             start = deadline
             if level >= TOP_LEVEL:
@@ -140,7 +146,7 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
                 episode_id=input.episode_id, reminder=reminders, region_id=input.region_id,
                 recipient_id=assignee.assignee_id, organisation_id=assignee.organisation_id,
                 next_reminder=next_reminder))
-            await self._ended_before(next_reminder)
+            await self._ended_before(next_reminder, f"region reminder {reminders + 1} due")
             start = next_reminder
         return EpisodeOutcome(episode_id=input.episode_id, last_level=level,
                               reminders=reminders, ended_because=self._ended or "")
@@ -153,13 +159,17 @@ class EscalationEpisodeWorkflow(EpisodeInbox):
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
         return LadderTerms.of(policy)
 
-    async def _ended_before(self, deadline: datetime) -> bool:
-        """Wait until the episode ends or `deadline` passes; True if it ended."""
+    async def _ended_before(self, deadline: datetime, waits_for: str) -> bool:
+        """Wait until the episode ends or `deadline` passes; True if it ended. The timer's
+        summary is `waits_for` and the deadline's day in the region (roles and levels
+        only: the Web UI shows it to whoever can see the workflow)."""
         remaining = deadline - workflow.now()
+        summary = (f"{waits_for} {day_text(local_date(deadline, self._time_zone))}"
+                   if self._summaries else None)
         if remaining > timedelta(0):
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._ended is not None,
-                                              timeout=remaining)
+                                              timeout=remaining, timeout_summary=summary)
         return self._ended is not None
 
     async def _add_working_days(self, start: datetime, days: int) -> datetime:

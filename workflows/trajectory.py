@@ -55,15 +55,17 @@ from workflows.messages import (
     TrajectoryInbox,
     episode_workflow_id,
 )
+from workflows.search_attributes import updates as search_attribute_updates
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_context import CaseloadRequest, HolidaysRequest, PolicyRequest
     from activities.event_store import AppendEventsInput, AppendEventsResult, ReadStreamInput
     from domain.calendar import CalendarRangeError, WorkingDayCalendar
+    from domain.case_summary import CaseSummary, case_summary
     from domain.command_table import COMMAND_TABLE, CommandRow, decide, row_for
     from domain.commands import CaseworkerCommand, Command, PartnerSignal, ReferFamily
     from domain.consequences import consequences, with_consequences
-    from domain.deadlines import due_events, next_deadline
+    from domain.deadlines import due_events, next_pending
     from domain.decision import DecisionContext
     from domain.errors import DomainError
     from domain.escalation import record_alert, record_step
@@ -160,6 +162,9 @@ CHECK_MESSAGES_PATCH = "check-episode-messages"
 PAGED_READS_PATCH = "paged-stream-reads"
 # Runs started before this patch used `workflow.uuid4()` itself as an event's id.
 RUN_UNIQUE_IDS_PATCH = "run-unique-event-ids"
+# Runs started before this patch showed Temporal no search attributes, memo or summaries;
+# since, the run loop shows the case in domain words (`_show_in_temporal`).
+SHOW_IN_TEMPORAL_PATCH = "show-case-in-temporal"
 # Events per page of a rebuild: at a few kB an event (sealed personal data, encrypted by
 # the payload codec), a page stays well under Temporal's 2 MB payload limit.
 READ_PAGE_EVENTS = 200
@@ -171,6 +176,13 @@ CALENDAR_YEARS = 3
 Step = Callable[[TrajectoryState], list[EventPayload]]
 # What in an episode's message does not match its ladder (None: it matches).
 Mismatch = Callable[[TrajectoryState, LadderTerms, WorkingDayCalendar], str | None]
+
+
+def _append_summary(payloads: list[EventPayload]) -> str:
+    """e.g. "append CarePlanAdopted, EvaluationScheduled": event types, never their data."""
+    kinds = [type(p).__name__ for p in payloads]
+    shown = ", ".join(kinds[:4]) + (f" and {len(kinds) - 4} more" if len(kinds) > 4 else "")
+    return f"append {shown}"
 
 
 def workflow_id_for(case_id: str) -> str:
@@ -229,6 +241,9 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         # starting handlers here, so the hand-over is not starved by a flood.
         self._handing_over = False
         self._carried: list[PartnerSignal] = []
+        # What Temporal shows of the case (search attributes, memo), as last upserted.
+        self._show = False
+        self._shown: CaseSummary | None = None
         for row in COMMAND_TABLE:
             if row.update is not None:
                 workflow.set_update_handler(row.update, self._update_handler(row),
@@ -240,9 +255,11 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
     async def run(self, input: StartTrajectoryInput) -> TrajectoryState:
         self._one_append = workflow.patched(ONE_APPEND_PATCH)
         self._check_messages = workflow.patched(CHECK_MESSAGES_PATCH)
+        self._show = workflow.patched(SHOW_IN_TEMPORAL_PATCH)
         self._policy = await workflow.execute_activity(
             "current_policy", PolicyRequest(case_id=self._case_id), result_type=RegionPolicy,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+            summary=self._summary("region policy"))
         if input.resume:
             self._state = fold(await self._read_stream(0))
         self._ready = True
@@ -252,6 +269,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             "case_id": self._case_id, "version": self._state.version, "resumed": input.resume})
         while True:
             await self._apply_due_deadlines()
+            self._show_in_temporal()
             if self._state.phase is Phase.ENDED:
                 break
             if self._history_is_long() or self._start_afresh:
@@ -293,13 +311,41 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
 
     async def _sleep_until_next_deadline_or_change(self) -> None:
         version = self._state.version
-        at = next_deadline(self._state, self._require_policy())
-        timeout = None if at is None else max(at - workflow.now(), timedelta(seconds=1))
+        policy = self._require_policy()
+        pending = next_pending(self._state, policy)
+        timeout = (None if pending is None
+                   else max(pending.at - workflow.now(), timedelta(seconds=1)))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: (self._state.version != version or self._history_is_long()
                          or self._start_afresh),
-                timeout=timeout)
+                timeout=timeout,
+                # The Web UI says what the timer waits for: "evaluation due 21 Dec 2026".
+                timeout_summary=None if pending is None else self._summary(
+                    pending.summary(policy.time_zone)))
+
+    def _summary(self, text: str) -> str | None:
+        """A timer's or activity's summary for the Web UI (runs from before the patch
+        keep their commands as recorded). Kinds, counts, ids and dates only."""
+        return text if self._show else None
+
+    def _show_in_temporal(self) -> None:
+        """Upsert the case's search attributes and memo when they changed: the Web UI's
+        workflow list filters and shows cases by them (`workflows.search_attributes`).
+        No personal data: `domain.case_summary` holds none."""
+        if not self._show:
+            return  # runs from before the patch, until they continue as new
+        summary = case_summary(self._state, self._require_policy())
+        if summary == self._shown:
+            return
+        attributes = search_attribute_updates(summary)
+        before = (None if self._shown is None
+                  else search_attribute_updates(self._shown))
+        if before is None or [(u.key.name, u.value) for u in attributes] != [
+                (u.key.name, u.value) for u in before]:
+            workflow.upsert_search_attributes(attributes)
+        workflow.upsert_memo({"case": summary.model_dump(mode="json")})
+        self._shown = summary
 
     def _require_policy(self) -> RegionPolicy:
         if self._policy is None:
@@ -394,7 +440,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             # Outside the lock: queries, and handlers that need no append, go on.
             workflow.logger.warning("event store unavailable; deciding again later", extra={
                 "case_id": self._case_id, "retry_in_s": backoff.total_seconds()})
-            await workflow.sleep(backoff)
+            await workflow.sleep(backoff, summary=self._summary(
+                "event store unavailable: deciding again after this wait"))
             backoff = min(backoff * 2, OUTAGE_BACKOFF_MAX)
 
     def _erased_subjects(self, error: FailureError) -> frozenset[str]:
@@ -435,7 +482,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                 retry_policy=RetryPolicy(initial_interval=APPEND_FIRST_RETRY,
                                          backoff_coefficient=2.0,
                                          maximum_interval=APPEND_MAX_RETRY,
-                                         maximum_attempts=self._input.append_attempts))
+                                         maximum_attempts=self._input.append_attempts),
+                summary=self._summary(_append_summary(payloads)))
         except FailureError as error:
             if failure_type(error) in STORE_REFUSALS:
                 raise
@@ -484,7 +532,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
             "read_stream", ReadStreamInput(stream_id=self._stream_id,
                                            from_version=from_version, limit=limit),
             result_type=list[RecordedEvent],
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY)
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY,
+            summary=self._summary(f"read the case's events from version {from_version}"))
         return events
 
     # -- reactions: what the workflow does about recorded events -------------------------
@@ -639,7 +688,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         holidays: list[date] = await workflow.execute_activity(
             "dutch_holidays", HolidaysRequest(first_year=first, last_year=last),
             result_type=list[date], start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY)
+            retry_policy=ACTIVITY_RETRY, summary=self._summary(f"Dutch holidays {first}-{last}"))
         self._holidays = (holidays, range(first, last + 1))
 
     @workflow.signal
@@ -735,7 +784,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                 "coordinator_caseload",
                 CaseloadRequest(member_id=member_id, case_id=self._case_id),
                 result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY)
+                retry_policy=ACTIVITY_RETRY,
+                summary=self._summary(f"caseload of coordinator {member_id}"))
         try:
             payloads = await self._record(self._decision(command, caseload), actor,
                                           refuse_erased=True)

@@ -5,7 +5,10 @@ cases fails here. Record new ones with REGIE_RECORD_HISTORIES=1 (see README).
 histories of an earlier behaviour that running cases may still have (`before-one-append/`,
 runs from before the `one-append-per-step` patch; `before-message-check/`, runs from
 before the `check-episode-messages` and `ladder-terms-from-trajectory` patches). They are
-never recorded again: they stand for cases already running in production."""
+never recorded again: they stand for cases already running in production. The top-level
+histories recorded before the `show-case-in-temporal` patch stay where they are and replay
+its old path (no search attributes, memo or summaries); `shown_in_temporal.json` was
+recorded with it."""
 
 from __future__ import annotations
 
