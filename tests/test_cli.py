@@ -333,6 +333,18 @@ async def test_an_outage_is_one_line_and_its_own_exit_code(
     assert temporal_away.stderr.count("\n") == 1
 
 
+async def test_the_demo_without_a_gateway_is_one_line(
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr, tmp_path: Path,
+) -> None:
+    port = closed_port()
+    seeded = regie(["demo", "--gateway", f"http://127.0.0.1:{port}"],
+                   cli_env(database_dsn, kek, tmp_path))
+    assert seeded.returncode == 4
+    assert seeded.stderr == (f"the gateway cannot be reached at http://127.0.0.1:{port} "
+                             "(ConnectError); is the stack up (`python3 infra/bootstrap.py "
+                             "up`)?\n")
+
+
 async def test_a_reader_that_stops_early_ends_the_output_quietly(
     pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr, tmp_path: Path,
 ) -> None:

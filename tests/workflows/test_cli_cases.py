@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +16,18 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.events import ContactAttempted
+from infra.directory import import_directory, load_directory_file
 from infra.event_store import PostgresEventStore
 from infra.settings import Settings
 from infra.trajectory_overview import TrajectoryOverviewProjection
 from tests.factories import new_event
+from tests.workflows.gateway_support import Gateway
 from tests.workflows.test_lifecycle import accept_and_staff, open_case
 from workers.cli.case_history import case_history
+from workers.cli.case_show import case_show
 from workers.cli.case_verify import case_verify, verify_all
+from workers.cli.demo import demo
+from workers.demo import EXAMPLE_DIRECTORY, REGION_FAMILIES
 from workers.worker import build_worker
 from workflows.trajectory import FamilyTrajectoryWorkflow, PersonalDataErased
 
@@ -114,3 +120,26 @@ async def test_case_history_lists_the_runs_across_continue_as_new_with_their_lin
 
     assert await case_history(settings, "never-referred", as_json=False, client=client) == 3
     assert "has no runs of workflow 'trajectory-never-referred'" in capsys.readouterr().err
+
+
+async def test_demo_seeds_the_region_and_each_family_verifies_against_the_store(
+    dev_env: WorkflowEnvironment, gateway: Gateway, pg_store: PostgresEventStore,
+    database_dsn: str, kek: SecretStr, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with pg_store.pool.acquire() as conn:
+        await import_directory(conn, load_directory_file(EXAMPLE_DIRECTORY), source="demo")
+    # The gateway's dev issuer keeps its key in tmp_path: the demo's tokens come from it.
+    settings = Settings(database_url=database_dsn, data_dir=tmp_path, kek=kek)
+
+    assert await demo(settings, "http://gateway", as_json=True, http=gateway.http) == 0
+    seeded = printed_json(capsys.readouterr().out, "shows")
+    assert len({c["case_id"] for c in seeded}) == len(REGION_FAMILIES)
+    in_care = next(c for c in seeded if c["phase"] == "in_care")
+
+    assert await case_show(settings, in_care["case_id"], as_json=True) == 0
+    (shown,) = printed_json(capsys.readouterr().out, "timeline")
+    assert shown["case"]["phase"] == "in_care" and shown["timeline"]
+    assert await case_verify(settings, in_care["case_id"], as_json=True,
+                             client=dev_env.client) == 0
+    (verdict,) = printed_json(capsys.readouterr().out, "same")
+    assert verdict["same"] and verdict["live"]

@@ -16,6 +16,7 @@ from workers.cli import (
     case_show,
     case_verify,
     caseload,
+    demo,
     directory,
     erasure,
     escalations,
@@ -84,6 +85,7 @@ def build() -> typer.Typer:
     waiting.register(app)
     region_report.register(app)
     projections.register(app)
+    demo.register(app)
     overview.register(app)
     audit.register(app)
     erasure.register(app)
