@@ -33,10 +33,14 @@ from workers.cli.app import build
 from workers.cli.audit import audit
 from workers.cli.case_show import case_show
 from workers.cli.case_show import case_timeline as timeline
+from workers.cli.directory import directory_import, directory_show
 from workers.cli.erasure import erase_subject
 from workers.cli.key_encryption import keys_rotate_kek, keys_status
+from workers.cli.migrations import migrate
 from workers.cli.partner_keys import partner_key_create, partner_key_list, partner_key_revoke
+from workers.cli.payload_keys import payload_key_new
 from workers.cli.tokens import token_issue
+from workers.demo import EXAMPLE_DIRECTORY
 
 
 async def test_timeline_lists_events_with_actor_and_erasure_reports(
@@ -367,3 +371,59 @@ async def test_a_reader_that_stops_early_ends_the_output_quietly(
     stderr = await asyncio.wait_for(process.stderr.read(), 120)
     assert await process.wait() == 0
     assert stderr == b""
+
+
+async def test_the_keeping_commands_answer_in_json_too(
+    pg_store: PostgresEventStore, database_dsn: str, kek: SecretStr, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings(database_url=database_dsn, data_dir=tmp_path, kek=kek)
+
+    def document() -> Any:
+        (line,) = capsys.readouterr().out.splitlines()
+        return json.loads(line)
+
+    assert await migrate(settings, as_json=True) == 0
+    assert document() == {"migrated": True}
+    assert await directory_import(settings, EXAMPLE_DIRECTORY, as_json=True) == 0
+    assert {c["entity"] for c in document()["changes"]} == {
+        "organisation", "professional", "region"}
+    assert await directory_show(settings, 2, as_json=True) == 0
+    shown = document()
+    assert {p["id"] for p in shown["directory"]["professionals"]} >= {"pro-1"}
+    assert len(shown["changes"]) == 2
+
+    assert await partner_key_create(settings, "basisschool-de-linde", as_json=True) == 0
+    issued = document()
+    async with pg_store.pool.acquire() as conn:
+        principal = await authenticate_key(conn, issued["key"])
+    assert principal is not None and principal.key_id == issued["key_id"]
+    assert await partner_key_list(settings, None, as_json=True) == 0
+    assert document()["key_id"] == issued["key_id"]
+    assert await partner_key_revoke(settings, issued["key_id"], as_json=True) == 0
+    assert document()["revoked_at"] is not None
+
+    assert await token_issue(settings, "pro-1", 5, as_json=True) == 0
+    token = document()
+    assert (token["professional_id"], token["minutes"]) == ("pro-1", 5)
+    assert await TokenVerifier(settings).professional_id(token["token"]) == "pro-1"
+
+    await write_story(pg_store, "story-4")
+    assert await keys_status(settings, as_json=True) == 0
+    status = document()
+    assert sum(k["subjects"] for k in status["keys"]) >= 3  # two members, the family
+    assert await keys_rotate_kek(settings, False, 100, as_json=True) == 0
+    rotation = document()  # with REGIE_KEK alone, every key is under it already
+    assert rotation["rewrapped"] == 0 and rotation["kek_id"] in {
+        k["kek_id"] for k in status["keys"]}
+
+    assert await erase_subject(settings, PARENT, yes=True, as_json=True,
+                               client=None) == 0
+    # story-4 is no case of the persons table (written past the gateway): nothing to
+    # restart, and so no Temporal to reach.
+    assert document() == {"person_id": PARENT, "erased": True, "family_keys_destroyed": [],
+                          "restarted": []}
+
+    assert payload_key_new("2027-01") == 0
+    assert list(document()) == ["2027-01"]
+    assert payload_key_new("not a key id") == 2
