@@ -315,8 +315,8 @@ async def test_the_command_line_as_an_operator_runs_it(
     version = regie(["--version"], env)
     assert version.stdout.startswith("regie ") and version.returncode == 0
     completion = regie([], {**env, "_REGIE_COMPLETE": "complete_bash",
-                            "COMP_WORDS": "regie cas", "COMP_CWORD": "1"})
-    assert completion.stdout.split() == ["case"]
+                            "COMP_WORDS": "regie case ve", "COMP_CWORD": "2"})
+    assert completion.stdout.split() == ["verify"]
 
 
 async def test_an_outage_is_one_line_and_its_own_exit_code(

@@ -37,7 +37,7 @@ async def audit(settings: Settings, case_id: str | None, principal_id: str | Non
         about = r.case_id or (f"person {r.person_id}" if r.person_id else "-")
         outcome = r.outcome.value + (f" {r.status}" if r.status else "")
         reason = r.reason if r.reason and r.outcome is not Outcome.ALLOWED else "-"
-        grid.add_row(cell(when_text(r.at, time_zone)),
+        grid.add_row(cell(when_text(r.at, time_zone, seconds=True)),
                      cell(f"{r.principal_kind}:{r.principal_id or '-'}"), cell(r.action),
                      cell(about), cell(outcome, "" if r.outcome is Outcome.ALLOWED else "red"),
                      cell(r.request_id), cell(reason))

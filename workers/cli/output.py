@@ -170,7 +170,8 @@ def short_day_text(day: date) -> str:
     return f"{day.day} {day:%b}"
 
 
-def when_text(instant: datetime, time_zone: str) -> str:
-    """"22 Dec 2026 14:05" in the region's clock (Amsterdam by default)."""
+def when_text(instant: datetime, time_zone: str, *, seconds: bool = False) -> str:
+    """"22 Dec 2026 14:05" in the region's clock (Amsterdam by default); with the
+    seconds where they tell entries apart (the access log)."""
     at = local(instant, time_zone)
-    return f"{at.day} {at:%b %Y %H:%M}"
+    return f"{at.day} {at:%b %Y %H:%M:%S}" if seconds else f"{at.day} {at:%b %Y %H:%M}"
