@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    temporal_ui_url: str | None = Field(
+        default=None,
+        description="Base URL of the Temporal Web UI that `regie case history` links to. "
+        "Unset: the embedded one, http://127.0.0.1:<temporal_ui_port>.")
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     log_level: str = "INFO"
@@ -186,6 +190,10 @@ class Settings(BaseSettings):
     @property
     def embedded_temporal(self) -> bool:
         return self.temporal_address is None
+
+    @property
+    def effective_temporal_ui_url(self) -> str:
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
 
     @property
     def effective_temporal_address(self) -> str:

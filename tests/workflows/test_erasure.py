@@ -24,7 +24,7 @@ from infra.event_store import PostgresEventStore
 from infra.settings import Settings
 from tests.factories import refer_family
 from tests.workflows.gateway_support import Gateway
-from workers.cli import erase_subject
+from workers.cli.erasure import erase_subject
 from workers.gateway import end_if_empty
 from workers.worker import build_worker
 from workflows.trajectory import FamilyTrajectoryWorkflow, ReferInput, StartTrajectoryInput
