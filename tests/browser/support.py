@@ -20,9 +20,16 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Page
 
+from tests.conftest import SUITE_DATA
+
 HERE = Path(__file__).parent
 AXE = HERE / "vendor" / "axe-core" / "axe.min.js"
-SCREENSHOTS = HERE.parent.parent / "docs" / "screenshots"
+# The README's pictures are made again only when asked (REGIE_UPDATE_SCREENSHOTS=1): a
+# test run must not change files under version control. Otherwise they go to the
+# suite's own folder (.data/tests/screenshots), where the last run's pictures stay to look at.
+DOC_SCREENSHOTS = HERE.parent.parent / "docs" / "screenshots"
+SCREENSHOTS = (DOC_SCREENSHOTS if os.environ.get("REGIE_UPDATE_SCREENSHOTS") == "1"
+               else SUITE_DATA / "screenshots")
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL = ("no Chromium found (looked for REGIE_CHROMIUM, then "
            f"{', '.join(BROWSER_NAMES)} on PATH); install it with "
