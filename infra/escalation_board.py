@@ -129,17 +129,21 @@ class EscalationBoardProjection:
     })
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        ids = sorted({_episode_id(e.payload) for e in events})
+        # An episode is known by its case and its id: ids are unique within a case only.
+        keys = sorted({(case_id_of(e), _episode_id(e.payload)) for e in events})
         records = await conn.fetch(
-            "SELECT * FROM escalation_episodes WHERE episode_id = ANY($1::text[])", ids)
-        rows = {r["episode_id"]: _facts(r) for r in records}
+            """SELECT e.* FROM escalation_episodes e
+               JOIN unnest($1::text[], $2::text[]) AS k(case_id, episode_id)
+                 USING (case_id, episode_id)""",
+            [case for case, _ in keys], [episode for _, episode in keys])
+        rows = {(r["case_id"], r["episode_id"]): _facts(r) for r in records}
         for event in events:
-            episode_id = _episode_id(event.payload)
-            facts = fold(rows.get(episode_id), event)
+            key = (case_id_of(event), _episode_id(event.payload))
+            facts = fold(rows.get(key), event)
             if facts is not None:
-                rows[episode_id] = facts
-        await upsert_rows(conn, "escalation_episodes", ["episode_id"], _COLUMNS,
-                          [_row(rows[i]) for i in ids if i in rows])
+                rows[key] = facts
+        await upsert_rows(conn, "escalation_episodes", ["case_id", "episode_id"], _COLUMNS,
+                          [_row(rows[k]) for k in keys if k in rows])
 
     async def reset(self, conn: Conn) -> None:
         await conn.execute("DELETE FROM escalation_episodes")

@@ -59,8 +59,9 @@ CREATE TABLE plan_adoptions (
 CREATE INDEX plan_adoptions_adopted_at ON plan_adoptions (adopted_at);
 
 -- One row per escalation episode: its cause, where on the ladder it is, how it ended.
+-- An episode's id is unique within its case only (every case's first is ep-1).
 CREATE TABLE escalation_episodes (
-    episode_id     text        PRIMARY KEY,
+    episode_id     text        NOT NULL,
     case_id        text        NOT NULL,
     cause          text        NOT NULL,
     opened_at      timestamptz NOT NULL,
@@ -73,7 +74,8 @@ CREATE TABLE escalation_episodes (
     status         text        NOT NULL,
     ended_at       timestamptz NULL,
     ended_level    integer     NULL,
-    binding        boolean     NOT NULL DEFAULT false
+    binding        boolean     NOT NULL DEFAULT false,
+    PRIMARY KEY (case_id, episode_id)
 );
 CREATE INDEX escalation_episodes_open ON escalation_episodes (case_id) WHERE status = 'open';
 CREATE INDEX escalation_episodes_opened_at ON escalation_episodes (opened_at);

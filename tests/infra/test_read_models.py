@@ -22,7 +22,15 @@ from infra.pgtypes import Conn
 from infra.policy_file import POLICY_FILE_ENV
 from infra.projections import PROJECTIONS, rebuild
 from infra.subscription import CatchUpSubscription, Projection
-from tests.infra.region_stories import append_all, append_one_by_one, stories, utc
+from tests.infra.region_stories import (
+    Told,
+    append_all,
+    append_one_by_one,
+    level,
+    opened,
+    stories,
+    utc,
+)
 
 POLICY = RegionPolicy(region="Haaglanden")
 TODAY = date(2026, 1, 20)
@@ -148,3 +156,22 @@ async def test_the_escalation_board_shows_the_open_episodes(projected: asyncpg.P
         earlier = await open_episodes(conn, date(2026, 1, 15), policy=POLICY)
     # On Thu 15 Jan: Fri 16 and Mon 19 are left.
     assert (earlier[0].working_days_left, earlier[0].overdue) == (2, False)
+
+
+async def test_episodes_of_two_cases_with_the_same_id_are_two_rows(
+        pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    # The ladder numbers episodes per case: every case's first is ep-1.
+    told = [Told(case).referred(utc(2026, 1, 5))
+            .record(utc(2026, 1, 6), opened("ep-1", rule))
+            .record(utc(2026, 1, 6), level("ep-1", 1, "pro-1", utc(2026, 1, 13)))
+            for case, rule in (("x", StagnationRule.REPORTED),
+                               ("y", StagnationRule.FAMILY_UNREACHABLE))]
+    await append_all(pg_store, told)
+    for name, projection, _ in projections():
+        await CatchUpSubscription(pg_store, name, projection).catch_up()
+    async with pool.acquire() as conn:
+        board = await open_episodes(conn, TODAY, policy=POLICY)
+        rows = {r.case_id: r for r in await list_cases(conn, today=TODAY, policy=POLICY)}
+    assert sorted((e.case_id, e.episode_id, e.cause) for e in board) == [
+        ("x", "ep-1", StagnationRule.REPORTED), ("y", "ep-1", StagnationRule.FAMILY_UNREACHABLE)]
+    assert (rows["x"].escalation_level, rows["y"].escalation_level) == (1, 1)
