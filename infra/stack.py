@@ -388,6 +388,7 @@ class Stack:
             else "  Temporal Web UI   (external Temporal: see its own UI)",
             f"  Gateway           {self.gateway_url}   (API docs: {self.gateway_url}/docs)",
             f"  Codec server      {self.codec_url}   (operators: {self.codec_url}/session)",
+            f"  Workspace         {self.gateway_url}/werkplek/   (caseworkers, in Dutch)",
             f"  Temporal address  {self.temporal_address}  "
             f"(namespace {self.settings.temporal_namespace}, "
             f"task queue {self.settings.task_queue})",
