@@ -398,6 +398,10 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         """
         erased: frozenset[str] = frozenset()
         backoff = self._input.outage_backoff
+        # Every event id this step tried, over all its rounds: an append that committed
+        # but whose answer was lost in an outage is found by them in a later round,
+        # which draws new ids (see `_stored_by_lost_attempt`).
+        tried: set[uuid.UUID] = set()
         while True:
             async with self._lock:
                 conflicts = 0
@@ -418,9 +422,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                             if conflicts > CONFLICTS_PER_ROUND:
                                 break
                             caught_up = await self._catch_up()
-                            if (failure == "EventIdConflictError"
-                                    and workflow.patched(OWN_LOST_APPEND_PATCH)):
-                                stored = self._stored_by_lost_attempt(caught_up)
+                            if workflow.patched(OWN_LOST_APPEND_PATCH):
+                                stored = self._stored_by_lost_attempt(caught_up, tried)
                                 if stored:
                                     return stored
                             continue
@@ -443,6 +446,7 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                             continue
                         raise
                     except _StoreUnavailable:
+                        tried.update(self._attempted_ids)
                         break
                     if self._one_append:
                         # Every step records its consequences with it (see `_decision`).
@@ -456,7 +460,8 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
                 "event store unavailable: deciding again after this wait"))
             backoff = min(backoff * 2, OUTAGE_BACKOFF_MAX)
 
-    def _stored_by_lost_attempt(self, caught_up: list[RecordedEvent]) -> list[EventPayload]:
+    def _stored_by_lost_attempt(self, caught_up: list[RecordedEvent],
+                                tried: set[uuid.UUID]) -> list[EventPayload]:
         """What an earlier attempt of this very step stored, if it did.
 
         The append is a local activity: it runs inside the workflow task, so when that
@@ -467,8 +472,12 @@ class FamilyTrajectoryWorkflow(TrajectoryInbox):
         writer can hold them (they are unique to this run and draw), so what is stored
         under them is this step, recorded once: it stands, and the step is not decided a
         third time on the state that now includes it (a repeatable command, a contact
-        attempt or an evaluation, would otherwise be recorded twice)."""
-        mine = set(self._attempted_ids)
+        attempt or an evaluation, would otherwise be recorded twice).
+
+        The same holds across rounds (`tried`): an append that committed while the
+        outage took its answer is met in the next round as a `ConcurrencyError` (that
+        round drew new ids), and what the earlier round stored stands likewise."""
+        mine = tried | set(self._attempted_ids)
         return [e.payload for e in caught_up if e.event_id in mine]
 
     def _erased_subjects(self, error: FailureError) -> frozenset[str]:

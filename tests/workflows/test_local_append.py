@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -47,6 +48,7 @@ class CountingStore(PostgresEventStore):
         self.results: dict[str, list[AppendResult]] = {}
         self.cut_after_commit: str | None = None
         self.lose_task_after_commit: str | None = None
+        self.lose_answer_after_commit: str | None = None
 
     async def append(self, stream_id: str, expected_version: int,
                      events: Sequence[NewEvent],
@@ -57,6 +59,12 @@ class CountingStore(PostgresEventStore):
         if stream_id == self.cut_after_commit:
             self.cut_after_commit = None
             await terminate_connections(self._dsn)
+            raise asyncpg.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation")
+        if stream_id == self.lose_answer_after_commit:
+            # Committed, and the answer lost to an outage (no connection cut: the pool
+            # must stay usable for the next round).
+            self.lose_answer_after_commit = None
             raise asyncpg.ConnectionDoesNotExistError(
                 "connection was closed in the middle of operation")
         if stream_id == self.lose_task_after_commit:
@@ -167,6 +175,26 @@ async def test_an_append_whose_answer_is_lost_after_its_commit_is_stored_once(
     assert again.version == version + 2
     assert await contacts_stored(pool, stream) == 2
     await assert_appends_were_local(time_skipping_env, "local-cut-after")
+
+
+async def test_an_append_committed_in_a_round_the_outage_ended_is_stored_once(
+    time_skipping_env: WorkflowEnvironment, counting_worker: Worker,
+    counting_store: CountingStore, pool: asyncpg.Pool
+) -> None:
+    # One attempt a round: the committed append's lost answer ends the round, and the
+    # next round, after the outage wait, draws new event ids and meets a stream that has
+    # moved on (a ConcurrencyError, not an id conflict).
+    case = await open_case(time_skipping_env, counting_worker, "local-lost-round",
+                           append_attempts=1, outage_backoff=timedelta(milliseconds=500))
+    stream = "trajectory-local-lost-round"
+    version = (await case.state()).version
+    counting_store.lose_answer_after_commit = stream
+
+    result = await case.do(contact())
+
+    assert result.recorded and result.version == version + 1
+    assert await contacts_stored(pool, stream) == 1  # not decided again on the new state
+    await assert_consistent(case, counting_store)
 
 
 def _cut_after_append_scheduled(history: WorkflowHistory, nth: int) -> WorkflowHistory:
