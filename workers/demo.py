@@ -86,7 +86,7 @@ def steps(person: dict[str, str], today: date) -> list[tuple[str, str, dict[str,
         ("start care", "start_care", {}),
         ("offer the family group plan", "offer_family_group_plan", {}),
         ("the family submits its own plan", "submit_family_group_plan", {
-            "plan": plan}),
+            "plan": plan, "young_person_took_part": True}),
         ("agreement done", "complete_agreement", {"agreement_id": "a-1"}),
         ("final evaluation", "evaluate_plan", {
             "final": True, "results": [{"goal_id": "g-school", "progress": "achieved"}]}),
@@ -194,7 +194,8 @@ def _fgp_offered(person: Persons, today: date) -> list[Step]:
 
 def _planned(person: Persons, today: date) -> list[Step]:
     return [*_fgp_offered(person, today),
-            (COORDINATOR, "submit_family_group_plan", {"plan": _a_plan(person, today)})]
+            (COORDINATOR, "submit_family_group_plan", {"plan": _a_plan(person, today),
+                                                       "young_person_took_part": True})]
 
 
 def _evaluated(person: Persons, today: date) -> list[Step]:
