@@ -22,7 +22,7 @@ import asyncpg
 # Imported before any workflow runs: hypothesis's pytest plugin otherwise imports it at
 # session end, and CPython 3.11 can then fail to compile it ("AST constructor recursion
 # depth mismatch") after the Temporal sandbox has run.
-import hypothesis  # noqa: F401
+import hypothesis
 import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
@@ -54,6 +54,13 @@ def _binary(name: str) -> str:
         raise RuntimeError(
             f"{name} not found; run the tests with `python3 infra/bootstrap.py test`")
     return found
+
+
+# Hypothesis' per-example deadline is a wall-clock assertion: on a shared 2-core machine
+# it fails a property for the machine's load, not for the code. Examples stay bounded
+# by each test's own max_examples.
+hypothesis.settings.register_profile("regie", deadline=None)
+hypothesis.settings.load_profile("regie")
 
 
 # The suite's own directory for its servers' data (git-ignored). Not pytest's temporary
