@@ -107,6 +107,10 @@ async def test_case_history_lists_the_runs_across_continue_as_new_with_their_lin
             await asyncio.sleep(0.1)
         assert [r["status"] for r in runs] == ["continued as new", "running"]
         assert runs[0]["run_id"] == first_run != runs[1]["run_id"]
+        # Both runs count their events, the running one too (asked of the run itself).
+        running = await case.handle.describe()
+        assert runs[0]["history_length"] > 0
+        assert 0 < runs[1]["history_length"] <= running.history_length
         assert runs[0]["web_ui"] == ("http://127.0.0.1:8233/namespaces/default/workflows/"
                                      f"trajectory-{case_id}/{first_run}")
 

@@ -44,10 +44,17 @@ async def workflow_runs(settings: Settings, temporal: Client, case_id: str
     # The case id passed `checked_case_id`: letters, digits, '.', '_' and '-' only, so it
     # cannot end the quoted string.
     runs = [r async for r in temporal.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    lengths = {r.run_id: r.history_length for r in runs}
+    for r in runs:
+        if r.close_time is None:
+            # Visibility counts a run's events only once it closed: the running one's
+            # history is asked of the run itself.
+            handle = temporal.get_workflow_handle(r.id, run_id=r.run_id)
+            lengths[r.run_id] = (await handle.describe()).history_length
     return sorted((WorkflowRun(
         workflow_id=r.id, run_id=r.run_id,
         status=r.status.name.lower().replace("_", " ") if r.status else "unknown",
-        started_at=r.start_time, closed_at=r.close_time, history_length=r.history_length,
+        started_at=r.start_time, closed_at=r.close_time, history_length=lengths[r.run_id],
         web_ui=web_ui_link(settings, r.id, r.run_id)) for r in runs),
         key=lambda run: run.started_at)
 
