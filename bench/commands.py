@@ -87,6 +87,7 @@ from infra.tokens import DevIssuer
 from workers.gateway import create_app
 from workers.worker import build_worker
 from workflows.client import send_command
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 from workflows.trajectory import workflow_id_for
 
 BENCH_DATABASE = "regie_bench_commands"
@@ -307,7 +308,7 @@ async def run(dsn: str, data_dir: Path, args: argparse.Namespace) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         data_converter=data_converter(Keyring.generate()), ui=False,
-        dev_server_extra_args=extra)
+        dev_server_extra_args=extra, search_attributes=SEARCH_ATTRIBUTES)
     pool = await create_pool(dsn)
     try:
         client = env.client
