@@ -456,9 +456,12 @@ class PostgresEventStore:
         return [envelope(row) for row in rows]
 
     async def read_batch(self, conn: Conn, from_position: int, limit: int,
-                         types: Collection[str] | None = None) -> EventBatch:
+                         types: Collection[str] | None = None, *,
+                         personal_data: bool = True) -> EventBatch:
         """The next `limit` positions of the log after `from_position`, for a subscriber:
-        its events of `types` (all, if None) as lazy events, decoded on first access.
+        its events of `types` (all, if None) as lazy events, decoded on first access;
+        without `personal_data`, every personal field reads as erased (withheld: no key
+        is fetched, nothing is decrypted).
 
         With `types`, only the rows of those types are fetched, but the batch still
         covers `limit` positions of the log (`last_position`, `passed`), so the
@@ -483,7 +486,9 @@ class PostgresEventStore:
                 _SELECT + " WHERE position > $1 AND position <= $2 "
                 "AND event_type = ANY($3) ORDER BY position",
                 from_position, last, list(types))
-        return EventBatch((await self._decoder(conn, rows)).lazy(rows), last, passed)
+        decoder = (await self._decoder(conn, rows) if personal_data
+                   else RowDecoder(self._codec, None))
+        return EventBatch(decoder.lazy(rows), last, passed)
 
     async def stream_version(self, stream_id: str) -> int:
         async with self._pool.acquire() as conn:

@@ -30,7 +30,7 @@ from pydantic import PrivateAttr
 
 from domain.event_codec import EventCodec
 from domain.events import EventMetadata, EventPayload, RecordedEvent
-from infra.personal_data import SEALED, Unsealer, sealed_subjects
+from infra.personal_data import ERASED_VALUE, SEALED, Unsealer, sealed_subjects
 
 # The columns of a full row, in `events` order; `data` and `metadata` as their jsonb text.
 ROW_COLUMNS = """position, stream_id, stream_version, event_id, event_type, schema_version,
@@ -41,8 +41,10 @@ ENVELOPE_COLUMNS = "position, stream_id, stream_version, event_type, recorded_at
 # subject) comes after "c" and "n". Finding subjects in the text spares a JSON parse of
 # every sealed row just to learn whose keys the batch needs.
 _SEALED_KEY = f'"{SEALED}":'
-_SEALED_SUBJECT = re.compile(
-    r'"\$sealed": \{"c": "[^"]*", "n": "[^"]*", "s": "((?:[^"\\]|\\.)*)"\}')
+# A whole sealed value; group 1 is its subject.
+_SEALED_VALUE = re.compile(
+    r'\{"\$sealed": \{"c": "[^"]*", "n": "[^"]*", "s": "((?:[^"\\]|\\.)*)"\}\}')
+_ERASED_TEXT = json.dumps(ERASED_VALUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ def sealed_subjects_in(rows: Iterable[asyncpg.Record]) -> set[str]:
         data: str = row["data"]
         if SEALED not in data:
             continue
-        found = _SEALED_SUBJECT.findall(data)
+        found = _SEALED_VALUE.findall(data)
         if len(found) != data.count(_SEALED_KEY):
             # Not printed as expected (a key named "$sealed" in free text, another
             # server's formatting): ask the parsed document instead of guessing.
@@ -79,16 +81,31 @@ def sealed_subjects_in(rows: Iterable[asyncpg.Record]) -> set[str]:
 
 
 class RowDecoder:
-    """Decodes the rows of one batch; holds that batch's keys and nothing longer."""
+    """Decodes the rows of one batch; holds that batch's keys and nothing longer.
 
-    def __init__(self, codec: EventCodec, keys: Mapping[str, bytes | None]) -> None:
+    Without keys (`keys=None`) personal data is *withheld*: every sealed value reads as
+    erased, and nothing is decrypted. For readers that must not hold personal data (the
+    read models, infra/subscription.py): they cannot copy it where erasure does not
+    reach, and they pay neither the key query nor the decryption.
+    """
+
+    def __init__(self, codec: EventCodec, keys: Mapping[str, bytes | None] | None) -> None:
         self._codec = codec
-        self._unsealer = Unsealer(keys)
+        self._withheld = keys is None
+        self._unsealer = Unsealer(keys or {})
         self._metadata: dict[str, EventMetadata] = {}
 
     def payload(self, row: asyncpg.Record) -> EventPayload:
         data: str = row["data"]
         if SEALED in data:
+            if self._withheld:
+                # In the text, sparing the parse: what unsealing without a key gives.
+                text, replaced = _SEALED_VALUE.subn(_ERASED_TEXT, data)
+                if replaced == data.count(_SEALED_KEY):
+                    return self._codec.decode_json(row["event_type"], row["schema_version"],
+                                                   text)
+                # Printed otherwise (see sealed_subjects_in): the parsed document, with
+                # no keys, marks every sealed value erased just the same.
             doc = self._unsealer.unseal(json.loads(data), row["event_id"])
             return self._codec.decode(row["event_type"], row["schema_version"], doc)
         return self._codec.decode_json(row["event_type"], row["schema_version"], data)

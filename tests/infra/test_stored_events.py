@@ -160,6 +160,50 @@ async def test_an_erased_subject_reads_as_erased_from_a_lazy_event_too(
     assert kept.payload.referral.members[1].name == "Sam de Vries"
 
 
+class Names:
+    """A (wrongful) read model that tries to copy names out of referrals."""
+
+    handles: frozenset[type[EventPayload]] | None = frozenset({TrajectoryReferred})
+
+    def __init__(self) -> None:
+        self.names: list[object] = []
+
+    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            assert isinstance(event.payload, TrajectoryReferred)
+            referral_ = event.payload.referral
+            self.names += [m.name for m in referral_.members]
+            self.names += [r.description for r in referral_.reasons]
+
+    async def reset(self, conn: Conn) -> None:
+        self.names.clear()
+
+
+async def test_read_models_are_handed_no_personal_data_and_open_no_key(
+        pg_store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    for case in ("a", "b"):
+        await pg_store.append(f"trajectory-{case}", 0,
+                              [new_event(referred(case, f"{case}-child"))])
+    opened: list[object] = []
+
+    async def no_keys(*args: object) -> object:
+        opened.append(args)
+        raise AssertionError("a subscription asked for subject keys")
+
+    def no_open(*args: object) -> object:
+        opened.append(args)
+        raise AssertionError("a subscription decrypted a personal field")
+
+    monkeypatch.setattr(subject_keys, "keys_for_reading", no_keys)
+    monkeypatch.setattr(Unsealer, "_open", no_open)
+    projection = Names()
+    assert await CatchUpSubscription(pg_store, "names", projection).catch_up() == 2
+    # Every personal field reads as erased: nothing personal can reach a read model,
+    # where erasure would not find it.
+    assert projection.names and all(name == Erased() for name in projection.names)
+    assert opened == []
+
+
 async def test_text_rules_guard_what_is_written_not_what_is_read(
         pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
     """Text stored under older rules still reads; the rules still refuse new text."""
