@@ -22,8 +22,8 @@ Guarantees, each proven by `tests/infra/test_event_store_contract.py`:
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -117,6 +117,15 @@ _SELECT_ENVELOPES = f"SELECT {ENVELOPE_COLUMNS} FROM events"
 _SPAN = """SELECT count(*) AS passed, max(position) AS last
            FROM (SELECT position FROM events WHERE position > $1
                  ORDER BY position LIMIT $2) AS span"""
+# The same span, by stream: each stream's last version and position in it, and how many
+# of its events it holds (their sum is the span's length). Within a stream versions and
+# positions rise together (appends to a stream are serialised), so both maxima belong to
+# its last event.
+_SPAN_HEADS = """SELECT stream_id, max(stream_version) AS version, max(position) AS last,
+                        count(*) AS passed
+                 FROM (SELECT stream_id, stream_version, position FROM events
+                       WHERE position > $1 ORDER BY position LIMIT $2) AS span
+                 GROUP BY stream_id"""
 
 _INSERT = """
 WITH inserted AS (
@@ -457,18 +466,20 @@ class PostgresEventStore:
 
     async def read_batch(self, conn: Conn, from_position: int, limit: int,
                          types: Collection[str] | None = None, *,
-                         personal_data: bool = True) -> EventBatch:
+                         personal_data: bool = True, heads: bool = False) -> EventBatch:
         """The next `limit` positions of the log after `from_position`, for a subscriber:
         its events of `types` (all, if None) as lazy events, decoded on first access;
         without `personal_data`, every personal field reads as erased (withheld: no key
-        is fetched, nothing is decrypted).
+        is fetched, nothing is decrypted). With `heads`, also each stream's last version
+        and position in those positions, of whatever type (`EventBatch.heads`).
 
         With `types`, only the rows of those types are fetched, but the batch still
         covers `limit` positions of the log (`last_position`, `passed`), so the
         subscriber's checkpoint moves past the events it does not read. Reads on `conn`,
         in the caller's transaction.
         """
-        if types is None:
+        stream_heads: dict[str, StreamHead] = {}
+        if types is None and not heads:
             rows = await conn.fetch(
                 _SELECT + " WHERE position > $1 ORDER BY position LIMIT $2",
                 from_position, limit)
@@ -476,19 +487,31 @@ class PostgresEventStore:
                 return EventBatch([], from_position, 0)
             last, passed = rows[-1]["position"], len(rows)
         else:
-            span = await conn.fetchrow(_SPAN, from_position, limit)
-            assert span is not None
-            passed = span["passed"]
+            # The span first, then its rows up to its last position: an event committed
+            # in between lies beyond it, so rows and heads describe the same span.
+            if heads:
+                by_stream = await conn.fetch(_SPAN_HEADS, from_position, limit)
+                stream_heads = {r["stream_id"]: StreamHead(r["version"], r["last"])
+                                for r in by_stream}
+                passed = sum(r["passed"] for r in by_stream)
+                last = max((h.position for h in stream_heads.values()), default=0)
+            else:
+                span = await conn.fetchrow(_SPAN, from_position, limit)
+                assert span is not None
+                passed, last = span["passed"], span["last"]
             if not passed:
                 return EventBatch([], from_position, 0)
-            last = span["last"]
-            rows = await conn.fetch(
-                _SELECT + " WHERE position > $1 AND position <= $2 "
-                "AND event_type = ANY($3) ORDER BY position",
-                from_position, last, list(types))
+            where = " WHERE position > $1 AND position <= $2"
+            if types is None:
+                rows = await conn.fetch(_SELECT + where + " ORDER BY position",
+                                        from_position, last)
+            else:
+                rows = await conn.fetch(
+                    _SELECT + where + " AND event_type = ANY($3) ORDER BY position",
+                    from_position, last, list(types))
         decoder = (await self._decoder(conn, rows) if personal_data
                    else RowDecoder(self._codec, None))
-        return EventBatch(decoder.lazy(rows), last, passed)
+        return EventBatch(decoder.lazy(rows), last, passed, stream_heads)
 
     async def stream_version(self, stream_id: str) -> int:
         async with self._pool.acquire() as conn:
@@ -508,6 +531,14 @@ class PostgresEventStore:
         return RowDecoder(self._codec, keys)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """Where a stream stood at the end of a batch: its last event's version and position."""
+
+    version: int
+    position: int
+
+
 @dataclass(frozen=True)
 class EventBatch:
     """A subscriber's slice of the log: the events it reads, and how far the slice went."""
@@ -515,6 +546,9 @@ class EventBatch:
     events: list[RecordedEvent]
     last_position: int  # the last position passed over (the new checkpoint)
     passed: int  # positions passed over, read or not
+    # Every stream with events in the slice, read or not: where it stood at its end
+    # (only when asked for, `read_batch(heads=True)`).
+    heads: Mapping[str, StreamHead] = field(default_factory=dict)
 
 
 async def open_event_store(pool: asyncpg.Pool, key_wrapper: KeyWrapper) -> PostgresEventStore:

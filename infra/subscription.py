@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import asyncpg
 
 from domain.events import EventPayload, RecordedEvent
 from infra.db_retry import OUTAGE_ERRORS, Backoff, Outage, sleep_unless
-from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore
+from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore, StreamHead
 from infra.pgtypes import Conn
 from infra.structured_logging import get_logger
 
@@ -58,6 +58,17 @@ class Projection(Protocol):
         rebuild's transaction, with the checkpoint set back to 0)."""
 
 
+@runtime_checkable
+class FollowsStreams(Protocol):
+    """A projection that also keeps where each stream stands (its version, its last
+    position), whichever events moved it: it sets `handles` to what it reads and gets the
+    rest as `heads`, one per stream of the batch, instead of every event decoded into an
+    object only for its envelope (infra/trajectory_overview.py)."""
+
+    async def apply_heads(self, conn: Conn, heads: Mapping[str, StreamHead]) -> None:
+        """After `apply_batch`, in the same transaction."""
+
+
 def type_names(handles: frozenset[type[EventPayload]] | None) -> list[str] | None:
     """The stored `event_type` names of `handles` (None: all types)."""
     if handles is None:
@@ -81,6 +92,7 @@ class CatchUpSubscription:
         self.subscriber = subscriber
         self._projection = projection
         self._types = type_names(projection.handles)
+        self._follower = projection if isinstance(projection, FollowsStreams) else None
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -122,11 +134,14 @@ class CatchUpSubscription:
         # none: a personal field reads as erased. Erasure then never has to reach them,
         # and catching up opens no key.
         batch = await self._store.read_batch(conn, position, self._batch_size, self._types,
-                                             personal_data=False)
+                                             personal_data=False,
+                                             heads=self._follower is not None)
         if not batch.passed:
             return 0, position
         if batch.events:
             await self._projection.apply_batch(conn, batch.events)
+        if self._follower is not None:
+            await self._follower.apply_heads(conn, batch.heads)
         await conn.execute(
             "UPDATE subscription_checkpoints SET position = $2, updated_at = now() "
             "WHERE subscriber = $1",

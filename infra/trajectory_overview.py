@@ -7,15 +7,17 @@ has to touch it. (Caseloads are counted from `case_list`, infra/caseload.py.)
 How it applies a batch (the pattern for read models, see docs/projections.md): fold the
 batch in memory into one change per case (`CaseChange`), then write all changes with one
 statement, from arrays (`unnest`). The fold reads no row: each change says what it sets
-and what it adds, and the statement combines that with the row as it is. So a batch of
-any size costs one round trip, and the result is the one applying the events one by one
-would give (tests/infra/test_trajectory_overview.py checks both ways agree).
+and what it adds, and the statement combines that with the row as it is. Only the events
+it reads are fetched; where each case's stream stands comes from the batch's heads, in a
+second statement. So a batch of any size costs two round trips, and the result is the one
+applying the events one by one would give (tests/infra/test_trajectory_overview.py checks
+both ways agree).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,18 +35,18 @@ from domain.events import (
     TrajectoryReopened,
 )
 from domain.trajectory import Phase, case_id_of_stream, next_phase
+from infra.event_store import StreamHead
 from infra.pgtypes import Conn
 
 SUBSCRIBER = "trajectory_overview"
 
 # The events whose payload the overview reads. Every other event of a case only moves its
-# `stream_version` and `last_position`, which the envelope holds: their payload is never
-# decoded (the subscription hands out events that decode on first access).
+# `stream_version` and `last_position`, which the batch's heads give (`apply_heads`): those
+# events are not even fetched.
 _READS: frozenset[type[EventPayload]] = frozenset({
     TrajectoryReferred, ReferralAdded, IntakeRecorded, CareStarted, TrajectoryReopened,
     TrajectoryClosed, AftercareEnded, CoordinatorAppointed, PlanAdopted,
 })
-_READS_TYPES = frozenset(cls.model_fields["type"].default for cls in _READS)
 
 
 def _case_id(event: RecordedEvent) -> str:
@@ -81,8 +83,6 @@ class CaseChange:
     def apply(self, event: RecordedEvent) -> None:
         self.stream_version = event.version
         self.last_position = event.position
-        if event.type not in _READS_TYPES:
-            return
         payload = event.payload
         # The status is the trajectory's phase, by the same definition `evolve` uses;
         # only a phase-changing event sets it, so the last one in the batch wins.
@@ -174,9 +174,21 @@ SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated)
 """
 
 
+# Where each case's stream stands after the batch, from the batch's heads: every event
+# moves it, read or not. A stream without a row (no referral yet) changes nothing.
+_WRITE_HEADS = """
+UPDATE trajectory_overview AS t
+SET stream_version = h.stream_version, last_position = h.last_position
+FROM unnest($1::text[], $2::int[], $3::bigint[])
+    AS h(case_id, stream_version, last_position)
+WHERE t.case_id = h.case_id
+"""
+
+
 class TrajectoryOverviewProjection:
-    # Every event: each one moves its case's `stream_version`. Only `_READS` are decoded.
-    handles: frozenset[type[EventPayload]] | None = None
+    # Only the events it reads are fetched and decoded; the others only move their case's
+    # `stream_version` and `last_position`, which come from the batch's heads.
+    handles: frozenset[type[EventPayload]] | None = _READS
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         changes = fold_batch(events)
@@ -200,6 +212,15 @@ class TrajectoryOverviewProjection:
             [c.stream_version for c in changes],
             [c.last_position for c in changes],
         )
+
+    async def apply_heads(self, conn: Conn, heads: Mapping[str, StreamHead]) -> None:
+        if not heads:
+            return
+        streams = list(heads.items())
+        await conn.execute(_WRITE_HEADS,
+                           [case_id_of_stream(stream_id) for stream_id, _ in streams],
+                           [head.version for _, head in streams],
+                           [head.position for _, head in streams])
 
     async def reset(self, conn: Conn) -> None:
         await conn.execute("TRUNCATE trajectory_overview")

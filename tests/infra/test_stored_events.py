@@ -85,6 +85,30 @@ async def test_events_of_types_a_projection_does_not_handle_are_never_decoded(
             "SELECT stream_version FROM trajectory_overview WHERE case_id = 'a'") == 2
 
 
+async def test_a_batch_tells_where_each_stream_stands_whatever_it_fetched(
+        pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    await pg_store.append("trajectory-a", 0, [new_event(referred("a", "a-child"))])
+    await append_undecodable(pool, "trajectory-a", 2, "ContactAttempted")
+    await pg_store.append("trajectory-b", 0, [new_event(referred("b", "b-child"))])
+    await append_undecodable(pool, "trajectory-a", 3, "ContactAttempted")
+    envelopes = await pg_store.read_envelopes()
+    async with pool.acquire() as conn:
+        first = await pg_store.read_batch(conn, 0, 3, ["TrajectoryReferred"], heads=True)
+        rest = await pg_store.read_batch(conn, first.last_position, 3,
+                                         ["TrajectoryReferred"], heads=True)
+        plain = await pg_store.read_batch(conn, 0, 3, ["TrajectoryReferred"])
+    assert [e.stream_id for e in first.events] == ["trajectory-a", "trajectory-b"]
+    assert (first.passed, first.last_position) == (3, envelopes[2].position)
+    assert {s: (h.version, h.position) for s, h in first.heads.items()} == {
+        "trajectory-a": (2, envelopes[1].position),
+        "trajectory-b": (1, envelopes[2].position)}
+    # Only a contact attempt is left: nothing fetched, but its stream moved.
+    assert rest.events == [] and rest.passed == 1
+    assert {s: (h.version, h.position) for s, h in rest.heads.items()} == {
+        "trajectory-a": (3, envelopes[3].position)}
+    assert plain.heads == {} and (plain.passed, plain.last_position) == (3, first.last_position)
+
+
 async def test_envelopes_are_read_without_the_data(
         pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
     await pg_store.append("trajectory-a", 0, [new_event(referred("a", "a-child"))])
