@@ -20,8 +20,13 @@ What is compared:
   any reader that looks at the events must do (target 0.8).
 - read_all of the personal-data table against read_all of the plain one, back to back:
   what unsealing costs (target 0.5).
+- in memory: the rows of those reads fetched once, then only their decoding timed: typed
+  (as read_all decodes) against json.loads of data and metadata, and personal (keys
+  fetched beforehand) against plain. What decoding alone costs, without the fetch that
+  both sides of a read pay.
 - rebuild: `infra.projections.rebuild` of the trajectory overview over a log of
-  `--cases` trajectories of 10 events (4 with personal data, 5 read by the overview),
+  `--cases` trajectories of 10 events (4 with personal data, 5 read by the overview, the
+  other 5 not even fetched: their streams' heads are counted in SQL),
   against a raw cursor over the same log, and against the overview as it was applied
   one event at a time before (`PerEventOverview`, measured once; the rows both write
   are compared). Target: 100,000 events/s.
@@ -59,6 +64,7 @@ from uuid import uuid4
 
 import asyncpg
 
+from domain.event_codec import DOMAIN_CODEC
 from domain.events import (
     CareStarted,
     CheckInDue,
@@ -83,11 +89,13 @@ from domain.events import (
 )
 from domain.family import family_subject
 from domain.trajectory import Phase, next_phase
+from infra import subject_keys
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.event_store import PostgresEventStore
 from infra.local_kek import EnvKeyring, Kek
 from infra.pgtypes import Conn
 from infra.projections import rebuild
+from infra.stored_events import ROW_COLUMNS, RowDecoder, sealed_subjects_in
 from infra.structured_logging import configure_logging
 from infra.subscription import CatchUpSubscription
 from infra.trajectory_overview import SUBSCRIBER
@@ -366,6 +374,36 @@ async def raw_cursor_json_read(conn: asyncpg.Connection) -> tuple[float, int]:
     return time.perf_counter() - start, seen
 
 
+async def decoding_in_memory(plain: asyncpg.Connection, personal: asyncpg.Connection,
+                             keyring: EnvKeyring) -> tuple[float, float, float]:
+    """What turning fetched rows into events costs, without the database: the rows of
+    both tables fetched first, then decoded as `read_all` does (typed, the personal ones
+    with their keys, fetched beforehand) and parsed as the raw reader does (json.loads
+    of data and metadata). Seconds for: plain typed, plain json.loads, personal typed.
+
+    The read ratios above with the fetch taken out: both sides of a read pay a fetch of
+    about the same cost, which brings their ratio closer to 1 than this one; what is left
+    of the gap is decoding."""
+    query = f"SELECT {ROW_COLUMNS} FROM events ORDER BY position"
+    plain_rows = await plain.fetch(query)
+    personal_rows = await personal.fetch(query)
+    keys = await subject_keys.keys_for_reading(personal, keyring,
+                                               sealed_subjects_in(personal_rows))
+    loads = json.loads
+    start = time.perf_counter()
+    for page in range(0, len(plain_rows), READ_PAGE):
+        RowDecoder(DOMAIN_CODEC, {}).typed(plain_rows[page:page + READ_PAGE])
+    typed = time.perf_counter()
+    for row in plain_rows:
+        loads(row["data"])
+        loads(row["metadata"])
+    parsed = time.perf_counter()
+    for page in range(0, len(personal_rows), READ_PAGE):
+        RowDecoder(DOMAIN_CODEC, keys).typed(personal_rows[page:page + READ_PAGE])
+    unsealed = time.perf_counter()
+    return typed - start, parsed - typed, unsealed - parsed
+
+
 # -- one trial ----------------------------------------------------------------------------
 
 
@@ -489,6 +527,12 @@ async def run_trial(dsn: str, schemas: Schemas, work: Workload, trial: int,
         samples["readJ.raw"].append(nn / j)
         samples["readP.store"].append(np_ / p)
         samples["readP.raw"].append(nn / s)
+
+        t, j, u = await decoding_in_memory(conns["storeN"], conns["personal"], keyring)
+        samples["decodeJ.store"].append(nn / t)
+        samples["decodeJ.raw"].append(nn / j)
+        samples["decodeP.store"].append(np_ / u)
+        samples["decodeP.raw"].append(nn / t)
     finally:
         for conn in conns.values():
             await conn.close()
@@ -572,6 +616,8 @@ def report(samples: Samples, batch: int, trials: int) -> None:
         Line("read_all vs raw cursor", "read", True, None),
         Line("read_all vs raw cursor + json", "readJ", True, 0.8),
         Line("read_all personal vs plain", "readP", True, 0.5),
+        Line("in memory: typed vs json.loads", "decodeJ", True, None),
+        Line("in memory: personal vs plain", "decodeP", True, None),
         Line("rebuild overview vs raw cursor", "rebuild", True, 100_000, absolute=True),
         Line("rebuild vs per-event apply", "rebuildOld", True, None),
     ]
@@ -602,9 +648,12 @@ per-trial ratios: each trial's pair, run back to back in alternating order (sort
 envelopes: store.read_envelopes (no data) vs a raw cursor reading every column.
 read_all vs raw cursor + json: typed events vs a raw cursor that parses each row's data
 and metadata. read_all personal vs plain: the same read of events with a parent's name
-and birth date (sealed) vs events without. rebuild: the trajectory overview from 0 over
-a log of trajectories (40% of the events with personal data), vs a raw cursor over the
-same log and vs the overview as it was applied one event at a time.""")
+and birth date (sealed) vs events without. in memory: the rows of the same reads fetched
+first, then only their decoding timed (typed as read_all does, vs json.loads of data and
+metadata; personal with the keys fetched beforehand, vs plain): the two ratios above
+without the fetch both sides pay, so what decoding alone costs. rebuild: the trajectory
+overview from 0 over a log of trajectories (40% of the events with personal data), vs a
+raw cursor over the same log and vs the overview as it was applied one event at a time.""")
 
 
 # -- main ---------------------------------------------------------------------------------
