@@ -30,6 +30,7 @@ from pydantic import PrivateAttr
 
 from domain.event_codec import EventCodec
 from domain.events import EventMetadata, EventPayload, RecordedEvent
+from domain.model import FROM_STORE
 from infra.personal_data import ERASED_VALUE, SEALED, Unsealer, sealed_subjects
 
 # The columns of a full row, in `events` order; `data` and `metadata` as their jsonb text.
@@ -116,7 +117,8 @@ class RowDecoder:
         text: str = row["metadata"]
         metadata = self._metadata.get(text)
         if metadata is None:
-            metadata = self._metadata[text] = EventMetadata.model_validate_json(text)
+            metadata = self._metadata[text] = EventMetadata.model_validate_json(
+                text, context=FROM_STORE)
         return metadata
 
     def typed(self, rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:
