@@ -76,6 +76,7 @@ from domain.policy import RegionPolicy
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.directory import import_directory, load_directory_file
 from infra.event_store import PostgresEventStore
+from infra.garbage_collection import tune_for_throughput
 from infra.local_kek import EnvKeyring, Kek
 from infra.partner_keys import create_key
 from infra.payload_codec import data_converter
@@ -401,6 +402,8 @@ def main() -> None:
     args = parse_args()
     # Warnings and up only: the append and the gateway log every command at INFO.
     configure_logging("WARNING")
+    # As the worker and the gateway run (infra/garbage_collection.py); raw sides alike.
+    tune_for_throughput()
     with tempfile.TemporaryDirectory(prefix="regie-bench-commands-",
                                      ignore_cleanup_errors=True) as data:
         server = start_embedded_postgres(Path(data) / "pg", delete_on_exit=True)

@@ -92,6 +92,7 @@ from domain.trajectory import Phase, next_phase
 from infra import subject_keys
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.event_store import PostgresEventStore
+from infra.garbage_collection import tune_for_throughput
 from infra.local_kek import EnvKeyring, Kek
 from infra.pgtypes import Conn
 from infra.projections import rebuild
@@ -674,6 +675,9 @@ async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
     # them out of the collector's sight; the code under test is collected as usual.
     gc.collect()
     gc.freeze()
+    # As the processes measured here run: the projector, the worker, `regie projections
+    # rebuild` (it freezes again, which is harmless).
+    tune_for_throughput()
     admin = await asyncpg.connect(dsn)
     schemas = Schemas(admin, dsn, f"bench_{uuid4().hex[:8]}")
     try:

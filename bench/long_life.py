@@ -95,6 +95,7 @@ from domain.team import TeamMember, TeamMemberKind
 from infra.database import create_pool, ensure_database, migrate_database, start_embedded_postgres
 from infra.directory import import_directory, load_directory_file
 from infra.event_store import AppendResult, PostgresEventStore
+from infra.garbage_collection import tune_for_throughput
 from infra.key_wrapping import KeyWrapper
 from infra.local_kek import EnvKeyring, Kek
 from infra.payload_codec import data_converter
@@ -591,6 +592,8 @@ def main() -> None:
     args = parse_args()
     # Warnings and up only: the append activity logs every append at INFO.
     configure_logging("WARNING")
+    # As the worker and the gateway run (infra/garbage_collection.py); raw sides alike.
+    tune_for_throughput()
     with tempfile.TemporaryDirectory(prefix="regie-bench-long-life-",
                                      ignore_cleanup_errors=True) as data:
         pgdata = Path(data) / "pg"

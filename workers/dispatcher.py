@@ -16,6 +16,7 @@ import httpx
 from pydantic import Field
 
 from infra.db_retry import Outage, create_pool_when_available
+from infra.garbage_collection import tune_for_throughput
 from infra.outbox import OutboxDispatcher
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
@@ -76,6 +77,7 @@ async def run_dispatcher(settings: DispatcherSettings) -> None:
 def main() -> None:
     settings = DispatcherSettings()
     configure_logging(settings.log_level)
+    tune_for_throughput()
     asyncio.run(run_dispatcher(settings))
 
 

@@ -80,6 +80,7 @@ from infra.directory import access_facts
 from infra.directory import organisation as directory_organisation
 from infra.directory import professional as directory_professional
 from infra.event_store import PostgresEventStore, open_event_store
+from infra.garbage_collection import tune_for_throughput
 from infra.idempotency import scoped_key
 from infra.key_wrapping import key_wrapper_for
 from infra.persons import PersonToMatch, match_family
@@ -912,6 +913,7 @@ def _command_endpoint(door: Door, give: Callable[..., Awaitable[Any]], row: Comm
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    tune_for_throughput()
     # log_config=None: uvicorn's lines go through the logging set up above instead of
     # uvicorn replacing it with its own handlers.
     uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,

@@ -7,6 +7,7 @@ import contextlib
 import signal
 
 from infra.db_retry import Outage
+from infra.garbage_collection import tune_for_throughput
 from infra.key_wrapping import key_wrapper_for
 from infra.projections import PROJECTIONS
 from infra.settings import Settings
@@ -46,6 +47,7 @@ async def run_projector(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    tune_for_throughput()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_projector(settings))
 

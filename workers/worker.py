@@ -15,6 +15,7 @@ from activities.event_store import EventStoreActivities
 from domain.policy import RegionPolicy
 from infra.db_retry import Outage
 from infra.event_store import PostgresEventStore
+from infra.garbage_collection import tune_for_throughput
 from infra.key_wrapping import key_wrapper_for
 from infra.policy_file import policy_from_env
 from infra.retention import retention_problem
@@ -93,6 +94,7 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    tune_for_throughput()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings))
 

@@ -10,6 +10,7 @@ import typer
 from pydantic import BaseModel, ConfigDict
 from rich.progress import Progress, TaskID
 
+from infra.garbage_collection import tune_for_throughput
 from infra.projections import PROJECTIONS, UnknownProjectionError, rebuild
 from infra.settings import Settings
 from workers.cli.exit_codes import ExitCode
@@ -36,6 +37,8 @@ async def projections_rebuild(settings: Settings, name: str | None, *,
     if name is not None and name not in PROJECTIONS:
         return fail(str(UnknownProjectionError(name)), ExitCode.NOT_FOUND)
     store, _server = await open_store(settings)
+    # A rebuild decodes the whole log: run as the projector does (infra/garbage_collection.py).
+    tune_for_throughput()
     for each in names:
         with progress(f"rebuilding {each}", None) as (bar, task):
             figures = await rebuild(store, each, on_progress=partial(_update, bar, task))
