@@ -7,12 +7,14 @@ rebuild` rebuilds one. A new read model is one line here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from infra import case_list, closures, escalation_board, plan_adoptions, trajectory_overview
 from infra.event_store import PostgresEventStore
+from infra.pgtypes import Conn
 from infra.subscription import CatchUpSubscription, Projection
 
 PROJECTIONS: dict[str, Callable[[], Projection]] = {
@@ -83,12 +85,42 @@ async def rebuild(store: PostgresEventStore, name: str, *,
         total: int = await conn.fetchval("SELECT count(*) FROM events")
         if on_progress is not None:
             on_progress(0, total)
-        position = 0
+        if store.pool.get_max_size() < 2:
+            position = 0
+            while done < total:
+                passed, position = await subscription.apply_next(conn, position)
+                if not passed:
+                    break
+                done += passed
+                if on_progress is not None:
+                    on_progress(min(done, total), total)
+        else:
+            async with store.pool.acquire() as reader:
+                done = await _read_ahead(subscription, conn, reader, total, on_progress)
+    return RebuildFigures(done, time.perf_counter() - started)
+
+
+async def _read_ahead(subscription: CatchUpSubscription, conn: Conn, reader: Conn,
+                      total: int, on_progress: Callable[[int, int], None] | None) -> int:
+    """Apply batches on `conn` while `reader` fetches the next one: the database finds and
+    sends a batch while this process decodes and folds the one before, instead of each
+    waiting for the other. Returns the positions passed over."""
+    done = 0
+    ahead = asyncio.ensure_future(subscription.read_next(reader, 0))
+    try:
         while done < total:
-            passed, position = await subscription.apply_next(conn, position)
-            if not passed:
+            batch = await ahead
+            if not batch.passed:
                 break
-            done += passed
+            ahead = asyncio.ensure_future(subscription.read_next(reader, batch.last_position))
+            await subscription.apply(conn, batch)
+            done += batch.passed
             if on_progress is not None:
                 on_progress(min(done, total), total)
-    return RebuildFigures(done, time.perf_counter() - started)
+    finally:
+        # The read past the end (or past a failure) is not wanted, nor is its error.
+        ahead.cancel()
+        await asyncio.wait([ahead])
+        if not ahead.cancelled():
+            ahead.exception()
+    return done

@@ -24,7 +24,7 @@ import asyncpg
 
 from domain.events import EventPayload, RecordedEvent
 from infra.db_retry import OUTAGE_ERRORS, Backoff, Outage, sleep_unless
-from infra.event_store import NOTIFY_CHANNEL, PostgresEventStore, StreamHead
+from infra.event_store import NOTIFY_CHANNEL, EventBatch, PostgresEventStore, StreamHead
 from infra.pgtypes import Conn
 from infra.structured_logging import get_logger
 
@@ -130,14 +130,25 @@ class CatchUpSubscription:
         """In the caller's transaction, which holds the checkpoint row: apply the batch
         after `position` and move the checkpoint past it. Returns (positions passed
         over, the new checkpoint)."""
+        batch = await self.read_next(conn, position)
+        if not batch.passed:
+            return 0, position
+        await self.apply(conn, batch)
+        return batch.passed, batch.last_position
+
+    async def read_next(self, conn: Conn, position: int) -> EventBatch:
+        """The batch after `position`, as this subscriber reads it; `conn` need not be the
+        applying transaction's (events are never changed once committed)."""
         # Read models hold no personal data (docs/read_models.md), so they are handed
         # none: a personal field reads as erased. Erasure then never has to reach them,
         # and catching up opens no key.
-        batch = await self._store.read_batch(conn, position, self._batch_size, self._types,
-                                             personal_data=False,
-                                             heads=self._follower is not None)
-        if not batch.passed:
-            return 0, position
+        return await self._store.read_batch(conn, position, self._batch_size, self._types,
+                                            personal_data=False,
+                                            heads=self._follower is not None)
+
+    async def apply(self, conn: Conn, batch: EventBatch) -> None:
+        """Apply `batch` (not empty) and move the checkpoint past it, in the caller's
+        transaction, which holds the checkpoint row."""
         if batch.events:
             await self._projection.apply_batch(conn, batch.events)
         if self._follower is not None:
@@ -147,7 +158,6 @@ class CatchUpSubscription:
             "WHERE subscriber = $1",
             self.subscriber, batch.last_position,
         )
-        return batch.passed, batch.last_position
 
     async def catch_up(self) -> int:
         """Apply batches until the log is exhausted; return the number of events passed."""

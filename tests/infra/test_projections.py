@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from infra.database import create_pool
 from infra.event_store import PostgresEventStore
+from infra.key_wrapping import KeyWrapper
 from infra.projections import PROJECTIONS, UnknownProjectionError, rebuild
 from infra.subscription import CatchUpSubscription
 from infra.trajectory_overview import SUBSCRIBER, TrajectoryOverviewProjection
@@ -47,6 +49,22 @@ async def test_a_rebuild_reaches_what_the_incremental_projection_reached(
     assert [done for done, _ in progress] == sorted({done for done, _ in progress})
     # The projector's subscriber goes on from there: nothing left, nothing twice.
     assert await incremental.catch_up() == 0
+
+
+async def test_a_rebuild_on_a_single_connection_reads_and_applies_in_turn(
+        pg_store: PostgresEventStore, pool: asyncpg.Pool, database_dsn: str,
+        key_wrapper: KeyWrapper) -> None:
+    total = await append_interleaved(pg_store, three_cases())
+    await rebuild(pg_store, SUBSCRIBER, batch_size=4)  # reading ahead on a second one
+    expected = await overview_rows(pool)
+    single = await create_pool(database_dsn, min_size=1, max_size=1)
+    try:
+        store = PostgresEventStore(single, key_wrapper=key_wrapper)
+        figures = await rebuild(store, SUBSCRIBER, batch_size=4)
+    finally:
+        await single.close()
+    assert figures.events == total
+    assert await overview_rows(pool) == expected
 
 
 async def test_a_failed_rebuild_leaves_the_read_model_as_it_was(
