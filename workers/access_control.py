@@ -25,7 +25,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
 
 from domain.access import Principal
-from infra.access_log import Access, Accessor, Outcome, record_access
+from infra.access_log import Access, Accessor, Outcome, record_accesses
 from infra.authentication import API_KEY_HEADER, Authenticator, UnauthenticatedError
 from infra.idempotency import ClaimKind, claim_key, complete_key, fingerprint, release_key
 from infra.structured_logging import get_logger
@@ -205,8 +205,7 @@ class Door:
                     for case_id in visit.cases_read]
             try:
                 async with self._pool().acquire() as conn:
-                    for row in (access, *also):
-                        await record_access(conn, row)
+                    await record_accesses(conn, [access, *also])
             except (OSError, asyncpg.PostgresError) as error:
                 log.error("access_log_unwritable", request_id=request_id,
                           action=visit.action, error=type(error).__name__)
