@@ -87,7 +87,13 @@ from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
-from workers.access_control import Door, GatewayError, note_reason, visit_of
+from workers.access_control import (
+    AccessLogMiddleware,
+    Door,
+    GatewayError,
+    note_reason,
+    visit_of,
+)
 from workers.api_docs import mount_api_docs
 from workers.case_desk import CaseDesk, RolesOf
 from workers.codec_server import mount_codec_server
@@ -486,7 +492,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     # Inside the access log's middleware (added after it is outer): a refused body still
     # gets its X-Request-Id, and no route was entered, so nothing is written.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
-    app.middleware("http")(door.log_requests)
+    app.add_middleware(AccessLogMiddleware, door=door)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
 
     def named_by(state: TrajectoryState | None, principal: Principal) -> set[str]:
