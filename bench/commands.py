@@ -12,10 +12,12 @@ this run's own):
 
 - gateway: `POST /v1/trajectories/<case>/record_contact_attempt` as a team member (a
   dev-issuer bearer token), through the whole gateway (in-process over ASGI, so without a
-  TCP hop): the door (token, rate limit, access log), the case's events read and folded,
-  the directory facts, the rights check, the `Idempotency-Key` claim, then the Temporal
-  Update; in the workflow the validator, the decision under the lock, the append (events
-  and outbox in one transaction, a local activity), apply, answer.
+  TCP hop): the door (token, rate limit, access log), the case's state for the rights
+  (its events after the version the gateway kept, read with personal data withheld and
+  folded on; workers/rights_states.py) with the directory facts asked at the same time,
+  the rights check, the `Idempotency-Key` claim, then the Temporal Update; in the
+  workflow the validator, the decision under the lock, the append (events and outbox in
+  one transaction, a local activity), apply, answer.
 - update: the same command as a Temporal Update straight to the trajectory (no
   gateway): the workflow's share of the above.
 - raw regular: a tiny workflow's Update that runs one regular activity doing one INSERT
@@ -292,8 +294,9 @@ def report(kinds: dict[str, Kind], clients: int) -> None:
               f"{ms(percentile(values, 99))} {cores:9.2f} {busy:>8}")
     print(f"\nratio gateway/s / raw regular/s: {rates['gateway'] / rates['raw regular']:.2f}; "
           f"gateway/s / raw local/s: {rates['gateway'] / rates['raw local']:.2f}")
-    print("\ngateway: the whole HTTP command (door, read and fold, rights, idempotency, "
-          "update, append as a local activity); update: the same command as a Temporal "
+    print("\ngateway: the whole HTTP command (door, the case's new events read and folded "
+          "onto the state kept, rights, idempotency, update, append as a local activity); "
+          "update: the same command as a Temporal "
           "Update without the gateway; raw: an Update running one INSERT as a regular or "
           "a local activity. proc CPU: cores this process used (worker, gateway, raw "
           "worker, client); machine: busy share of all cores.")

@@ -12,6 +12,7 @@ no access to case data goes unlogged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,9 +24,11 @@ from fastapi import Request, Response, Security, status
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.access import Principal
-from infra.access_log import Access, Accessor, Outcome, record_access
+from infra.access_log import Access, Accessor, Outcome, record_accesses
 from infra.authentication import API_KEY_HEADER, Authenticator, UnauthenticatedError
 from infra.idempotency import ClaimKind, claim_key, complete_key, fingerprint, release_key
 from infra.structured_logging import get_logger
@@ -48,6 +51,22 @@ professional_token = HTTPBearer(auto_error=False, scheme_name="ProfessionalToken
                                 description="A professional's token from the region's "
                                             "identity provider (locally: `regie token "
                                             "issue --as ID`).")
+
+
+class AccessLogMiddleware:
+    """`Door.log_requests` around the app. Plain ASGI: Starlette's `BaseHTTPMiddleware`
+    (`app.middleware("http")`) passes every answer through memory streams and a task
+    group, which cost over a millisecond a request."""
+
+    def __init__(self, app: ASGIApp, door: Door) -> None:
+        self._app = app
+        self._door = door
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        await self._door.log_requests(self._app, scope, receive, send)
 
 
 class GatewayError(Exception):
@@ -176,48 +195,97 @@ class Door:
                     headers={"Retry-After": retry_after(wait)})
         return visit.principal
 
-    async def log_requests(self, request: Request,
-                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def log_requests(self, app: ASGIApp, scope: Scope, receive: Receive,
+                           send: Send) -> None:
+        """Answer the request with `app` and write its access-log rows before the answer
+        leaves (`AccessLogMiddleware`): a read whose rows cannot be written is answered
+        503 instead. Past the deadline, before `app` has answered, the answer is 503 and
+        whatever `app` still answers is dropped (it runs on to its end: a command under way
+        is not cut off halfway)."""
+        request = Request(scope)
         request_id = uuid.uuid4().hex
         request.state.request_id = request_id
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[Message] = loop.create_future()
+        # Whether `app`'s answer goes out (True) or is dropped (False): decided once the
+        # access log has its rows.
+        passes: asyncio.Future[bool] = loop.create_future()
+
+        async def held(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if not started.done():
+                    started.set_result(message)
+                if await passes:
+                    MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                    await send(message)
+            elif passes.done() and passes.result():
+                await send(message)
+
+        async def answer() -> None:
+            await app(scope, receive, held)
+
+        # A task of its own, so the deadline ends the wait for its answer, not its work.
+        answering = asyncio.create_task(answer())
+        first: list[asyncio.Future[Any]] = [started, answering]
         try:
-            async with asyncio.timeout(self._deadline):
-                response = await call_next(request)
-        except TimeoutError:
-            # A deadline of the gateway's own: the caller hears within it, and resends
-            # with the same Idempotency-Key (a command still under way is done once).
-            log.warning("request_deadline_passed", request_id=request_id,
-                        path=request.url.path)
-            note_reason(request, "the request took longer than the gateway's deadline")
-            response = problem(status.HTTP_503_SERVICE_UNAVAILABLE, "deadline_passed",
-                               "the request took too long; resend it with the same "
-                               "Idempotency-Key",
-                               headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
-        visit = getattr(request.state, "visit", None)
-        if isinstance(visit, Visit):
-            access = Access(accessor=Accessor.of(visit.principal), action=visit.action,
-                            outcome=_outcome(response.status_code), request_id=request_id,
-                            case_id=visit.case_id, status=response.status_code,
-                            reason=visit.reason)
-            also = [Access(accessor=access.accessor, action=visit.action,
-                           outcome=access.outcome, request_id=request_id, case_id=case_id,
-                           status=response.status_code, reason=visit.reason)
-                    for case_id in visit.cases_read]
             try:
-                async with self._pool().acquire() as conn:
-                    for row in (access, *also):
-                        await record_access(conn, row)
-            except (OSError, asyncpg.PostgresError) as error:
-                log.error("access_log_unwritable", request_id=request_id,
-                          action=visit.action, error=type(error).__name__)
-                if request.method == "GET" or visit.reads:
-                    # Fail closed: case data leaves only with its access on record.
-                    response = problem(
-                        status.HTTP_503_SERVICE_UNAVAILABLE, "access_log_unavailable",
-                        "the access log cannot be written; retry later",
-                        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+                async with asyncio.timeout(self._deadline):
+                    await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            except TimeoutError:
+                # A deadline of the gateway's own: the caller hears within it, and resends
+                # with the same Idempotency-Key (a command still under way is done once).
+                log.warning("request_deadline_passed", request_id=request_id,
+                            path=request.url.path)
+                note_reason(request, "the request took longer than the gateway's deadline")
+                own: Response | None = problem(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, "deadline_passed",
+                    "the request took too long; resend it with the same Idempotency-Key",
+                    headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+            else:
+                if not started.done():  # `app` ended without answering
+                    answering.result()  # its error, as it raised it
+                    raise RuntimeError("No response returned.")
+                own = None
+            status_code = own.status_code if own is not None else started.result()["status"]
+            if not await self._logged(request, request_id, status_code):
+                own = problem(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, "access_log_unavailable",
+                    "the access log cannot be written; retry later",
+                    headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+            passes.set_result(own is None)
+            if own is not None:
+                own.headers[REQUEST_ID_HEADER] = request_id
+                await own(scope, receive, send)
+                with contextlib.suppress(Exception):  # its answer was not sent
+                    await answering
+            else:
+                await answering
+        finally:
+            if not answering.done():  # this request was cancelled (the caller left)
+                answering.cancel()
+
+    async def _logged(self, request: Request, request_id: str, status_code: int) -> bool:
+        """Write the request's access-log rows; False when a read could not be logged (the
+        case data must not leave then)."""
+        visit = getattr(request.state, "visit", None)
+        if not isinstance(visit, Visit):
+            return True
+        access = Access(accessor=Accessor.of(visit.principal), action=visit.action,
+                        outcome=_outcome(status_code), request_id=request_id,
+                        case_id=visit.case_id, status=status_code, reason=visit.reason)
+        also = [Access(accessor=access.accessor, action=visit.action,
+                       outcome=access.outcome, request_id=request_id, case_id=case_id,
+                       status=status_code, reason=visit.reason)
+                for case_id in visit.cases_read]
+        try:
+            async with self._pool().acquire() as conn:
+                await record_accesses(conn, [access, *also])
+        except (OSError, asyncpg.PostgresError) as error:
+            log.error("access_log_unwritable", request_id=request_id,
+                      action=visit.action, error=type(error).__name__)
+            # Fail closed: case data leaves only with its access on record.
+            return not (request.method == "GET" or visit.reads)
+        return True
 
     async def once(self, principal: Principal, key: str, action: str, case_id: str | None,
                    request: BaseModel, success_status: int,

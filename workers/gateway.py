@@ -22,12 +22,12 @@ import asyncio
 import contextlib
 import inspect
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import asyncpg
 import uvicorn
@@ -88,7 +88,13 @@ from infra.policy_file import policy_from_env
 from infra.settings import Settings
 from infra.structured_logging import configure_logging, get_logger
 from infra.temporal import connect
-from workers.access_control import Door, GatewayError, note_reason, visit_of
+from workers.access_control import (
+    AccessLogMiddleware,
+    Door,
+    GatewayError,
+    note_reason,
+    visit_of,
+)
 from workers.api_docs import mount_api_docs
 from workers.case_desk import CaseDesk, RolesOf
 from workers.codec_server import mount_codec_server
@@ -102,6 +108,7 @@ from workers.problems import (
 )
 from workers.rate_limit import RateLimiter, retry_after
 from workers.request_guard import RequestGuard, malformed_json_problem
+from workers.rights_states import RightsStates
 from workers.workspace import is_workspace, mount_workspace
 from workflows.search_attributes import at_referral
 from workflows.trajectory import (
@@ -486,15 +493,22 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     # Inside the access log's middleware (added after it is outer): a refused body still
     # gets its X-Request-Id, and no route was entered, so nothing is written.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
-    app.middleware("http")(door.log_requests)
+    app.add_middleware(AccessLogMiddleware, door=door)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
 
-    async def facts(state: TrajectoryState | None, principal: Principal) -> DirectoryFacts:
+    def named_by(state: TrajectoryState | None, principal: Principal) -> set[str]:
+        """The professionals whose directory entries the access to this case needs."""
         named = professionals_named(state) if state is not None else set()
         if isinstance(principal, ProfessionalPrincipal):
             named.add(principal.professional_id)
+        return named
+
+    async def directory_facts(named: set[str]) -> DirectoryFacts:
         async with resources.require_pool().acquire() as conn:
             return await access_facts(conn, named, region_policy.region)
+
+    async def facts(state: TrajectoryState | None, principal: Principal) -> DirectoryFacts:
+        return await directory_facts(named_by(state, principal))
 
     async def case_events(case_id: str) -> list[RecordedEvent]:
         """The case's events from the store, the source of truth (written before the
@@ -511,6 +525,26 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             events = await case_events(case_id)
         state = fold(events) if events else None
         directory = await facts(state, principal)
+        return state, roles_on_case(principal, state, directory), directory
+
+    rights_states = RightsStates(lambda case_id, after: resources.require_store()
+                                 .read_stream_withheld(stream_id_for(case_id), after))
+
+    async def command_roles(case_id: str, principal: Principal
+                            ) -> tuple[TrajectoryState | None, frozenset[CaseRole],
+                                       DirectoryFacts]:
+        """`roles` for a command: the same roles, from the case with its personal fields
+        withheld (no rule of a command's rights reads them; see workers/rights_states.py),
+        and the directory asked while the case is read. The state is for the rights check
+        only: it never leaves the gateway."""
+        # Who the case named when last seen here, asked for at once; facts for more
+        # professionals than needed answer the same (each is looked up by id).
+        guess = named_by(rights_states.kept(case_id), principal)
+        state, directory = await _together(rights_states.state(case_id),
+                                           directory_facts(guess))
+        named = named_by(state, principal)
+        if not named <= guess:  # the case named someone new since: ask for them too
+            directory = await directory_facts(named)
         return state, roles_on_case(principal, state, directory), directory
 
     async def readable(case_id: str, principal: Principal, read: Read) -> TrajectoryState:
@@ -687,7 +721,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         return await door.once(principal, idempotency_key, "signal", case_id, body,
                                status.HTTP_202_ACCEPTED, run)
 
-    give_command = _command_path(link, door, roles)
+    give_command = _command_path(link, door, command_roles)
     desk = CaseDesk(events=case_events, roles=roles, readable=readable,
                     command=give_command, pool=resources.require_pool, policy=region_policy)
     for row in COMMAND_TABLE:
@@ -812,6 +846,24 @@ async def _trajectory_open(temporal: Client, case_id: str) -> bool:
             return True
         raise _rpc_error(err, case_id) from err
     return described.status == WorkflowExecutionStatus.RUNNING
+
+
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+
+
+async def _together(first: Coroutine[Any, Any, _A], second: Coroutine[Any, Any, _B]
+                    ) -> tuple[_A, _B]:
+    """Both at once (each on its own connection, so their round trips overlap). A failure
+    of either cancels the other and is raised as itself, not wrapped in an exception
+    group, so the error handlers see what the sequential code would have raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            one, two = group.create_task(first), group.create_task(second)
+    except BaseExceptionGroup as failed:
+        error = failed.exceptions[0]
+        raise error from error.__cause__
+    return one.result(), two.result()
 
 
 def _rpc_error(err: RPCError, case_id: str) -> GatewayError:
