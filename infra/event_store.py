@@ -452,7 +452,7 @@ class PostgresEventStore:
             rows = await conn.fetch(
                 _SELECT + " WHERE stream_id = $1 AND stream_version > $2 "
                 "ORDER BY stream_version", stream_id, from_version)
-        return RowDecoder(self._codec, {}).typed(rows)
+        return RowDecoder(self._codec, None).typed(rows)
 
     async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Up to `limit` events with position > from_position, in commit order."""
