@@ -100,6 +100,7 @@ from infra.key_wrapping import KeyWrapper
 from infra.local_kek import EnvKeyring, Kek
 from infra.payload_codec import data_converter
 from infra.payload_keys import Keyring
+from infra.search_attributes import add_search_attributes, all_search_attributes
 from infra.structured_logging import configure_logging
 from infra.temporal import PASSTHROUGH_MODULES
 from workers.worker import build_worker
@@ -459,6 +460,9 @@ async def simulate(kind: str, families: int, pool: asyncpg.Pool, key_wrapper: Ke
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_binary(),
         data_converter=data_converter(Keyring.generate()))
+    # The test server takes no flags for them: registered as the suite does (an unknown
+    # attribute fails the trajectory's workflow task).
+    await add_search_attributes(env.client, env.client.namespace, all_search_attributes())
     life = Life(families)
     task_queue = f"bench-long-life-{kind}-{uuid.uuid4().hex[:6]}"
     ids = [f"life-{uuid.uuid4().hex[:8]}" for _ in range(families)]
