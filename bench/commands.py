@@ -305,17 +305,22 @@ def report(kinds: dict[str, Kind], clients: int) -> None:
 # -- main ---------------------------------------------------------------------------------------
 
 
-async def run(dsn: str, data_dir: Path, args: argparse.Namespace) -> None:
+async def start_dev_server() -> WorkflowEnvironment:
     extra: list[str] = []
     for key, value in RAISED_LIMITS.items():
         extra += ["--dynamic-config-value", f"{key}={value}"]
-    env = await WorkflowEnvironment.start_local(
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         data_converter=data_converter(Keyring.generate()), ui=False,
         dev_server_extra_args=extra, search_attributes=SEARCH_ATTRIBUTES)
+
+
+async def run(dsn: str, data_dir: Path, args: argparse.Namespace,
+              client: Client) -> None:
+    """The benchmark on a migrated database and a Temporal server that knows the
+    trajectory's search attributes (tests/test_benchmarks.py runs it tiny on the suite's)."""
     pool = await create_pool(dsn)
     try:
-        client = env.client
         async with pool.acquire() as conn:
             await import_directory(conn, load_directory_file(DIRECTORY), source="bench")
             partner_key = (await create_key(conn, PARTNER)).key
@@ -376,10 +381,17 @@ async def run(dsn: str, data_dir: Path, args: argparse.Namespace) -> None:
         report({k.name: k for k in kinds}, args.concurrency)
     finally:
         await pool.close()
+
+
+async def run_on_dev_server(dsn: str, data_dir: Path, args: argparse.Namespace) -> None:
+    env = await start_dev_server()
+    try:
+        await run(dsn, data_dir, args, env.client)
+    finally:
         await env.shutdown()
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.commands",
         description="A caseworker's command through the gateway: latency p50/p99 and "
@@ -394,7 +406,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating blocks of each kind in the concurrent phase "
                              "(default 3)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for name in ("commands", "cases", "concurrency", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -414,7 +426,7 @@ def main() -> None:
             asyncio.run(ensure_database(server.get_uri(), BENCH_DATABASE))
             dsn = server.get_uri(BENCH_DATABASE)
             asyncio.run(migrate_database(dsn))
-            asyncio.run(run(dsn, Path(data), args))
+            asyncio.run(run_on_dev_server(dsn, Path(data), args))
         finally:
             server.cleanup()
 

@@ -660,7 +660,11 @@ raw cursor over the same log and vs the overview as it was applied one event at 
 # -- main ---------------------------------------------------------------------------------
 
 
-async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
+async def run(dsn: str, source: str, args: argparse.Namespace, *,
+              tune_gc: bool = True) -> None:
+    """The benchmark on the database `dsn` (schemas `bench_<random>_*` only); `tune_gc`:
+    set the garbage collector as the measured processes do (not inside the test suite,
+    tests/test_benchmarks.py, whose process it would change for every later test)."""
     work = Workload(
         single=plan(args.single_events, 1, args.streams, tag="one", personal=False),
         batched=plan(args.events, args.batch, args.streams, tag="many", personal=False),
@@ -672,12 +676,14 @@ async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
     # The prebuilt events are ~800k GC-tracked objects. Left in the young generations,
     # every full collection walks them, which taxes whoever allocates most (the store's
     # read path by 3x) for objects that are not part of what is measured. Freezing moves
-    # them out of the collector's sight; the code under test is collected as usual.
-    gc.collect()
-    gc.freeze()
-    # As the processes measured here run: the projector, the worker, `regie projections
-    # rebuild` (it freezes again, which is harmless).
-    tune_for_throughput()
+    # them out of the collector's sight; the code under test is collected as in its own
+    # processes.
+    if tune_gc:
+        gc.collect()
+        gc.freeze()
+        # As the processes measured here run: the projector, the worker, `regie
+        # projections rebuild` (it freezes again, which is harmless).
+        tune_for_throughput()
     admin = await asyncpg.connect(dsn)
     schemas = Schemas(admin, dsn, f"bench_{uuid4().hex[:8]}")
     try:
@@ -710,7 +716,7 @@ async def run(dsn: str, source: str, args: argparse.Namespace) -> None:
         await admin.close()
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.eventstore",
         description="Event store append/read throughput next to raw asyncpg.",
@@ -729,7 +735,7 @@ def parse_args() -> argparse.Namespace:
                              "rebuilt from (default 10000; 0 skips the rebuild)")
     parser.add_argument("--trials", type=int, default=3,
                         help="repetitions; the best of them is printed (default 3)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.single_events is None:
         args.single_events = max(1, args.events // 10)
     for name in ("events", "single_events", "batch", "streams", "trials"):

@@ -114,7 +114,10 @@ from workflows.trajectory import (
 
 BENCH_DATABASE = "regie_bench_long_life"
 DIRECTORY = Path(__file__).parents[1] / "infra" / "directory.example.yaml"
-POLICY = RegionPolicy(region="holland-noord")
+# One coordinator for every family keeps the script simple; the cap is raised so that
+# the check still runs for each appointment but never refuses one (the lives are about
+# time, not about who coordinates).
+POLICY = RegionPolicy(region="holland-noord", caseload_cap=1_000_000)
 COORDINATOR = "pro-1"
 ACTOR = f"coordinator:{COORDINATOR}"
 CYCLES = 13  # of 6 weeks: about 18 months of care, then 6 months of aftercare
