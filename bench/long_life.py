@@ -18,8 +18,8 @@ real event store, and the production payload codec:
   agreement); then a final evaluation and closure; then aftercare, four check-ins
   recorded, until the aftercare period runs out and the workflow ends by itself. Every
   command is a Temporal Update (`send_command`), at most `--concurrency` in flight; the
-  clock moves on with `env.sleep`, which fires every timer the trajectories set (their
-  deadlines, the check-ins, the end of aftercare) in between.
+  clock moves on with `env.sleep`, a day at a time, which fires every timer the
+  trajectories set (their deadlines, the check-ins, the end of aftercare) in between.
 - raw: in the same run, on a fresh test server, N tiny workflows go through the same
   script: the same number of Updates at the same moments (each one runs a local activity
   doing one INSERT) and a timer towards the next moment, like the trajectory's run loop,
@@ -61,6 +61,7 @@ import asyncpg
 import psutil
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -124,6 +125,8 @@ CYCLES = 13  # of 6 weeks: about 18 months of care, then 6 months of aftercare
 CHECK_INS = 4  # every 6 weeks within the 6 months of aftercare (the default policy)
 RAW_WORKFLOW = "BenchLongLife"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+CLOCK_STEP = timedelta(days=1)  # the longest single clock advance (see `advance`)
+CLOCK_RETRIES = 5  # failed clock advances tolerated in one `advance`
 
 
 # -- where the time goes ----------------------------------------------------------------------
@@ -222,6 +225,29 @@ class Script:
     ended: Callable[[str], Awaitable[bool]]
 
 
+async def advance(env: WorkflowEnvironment, duration: timedelta) -> None:
+    """Moves the test server's clock on by `duration`, a day at a time at most.
+
+    One `env.sleep` over weeks holds a single RPC open while the server fires every timer
+    of N lives in between; at N = 1,000 such a call died after 46 minutes with an HTTP/2
+    protocol error. Short steps keep each call short, and a step whose call fails is
+    measured against the server's own clock and taken again for what is left of it, so
+    a lost connection costs a retry, not the run."""
+    target = await env.get_current_time() + duration
+    failures = 0
+    while (now := await env.get_current_time()) < target:
+        try:
+            await env.sleep(min(target - now, CLOCK_STEP))
+        except RPCError as error:
+            failures += 1
+            if failures > CLOCK_RETRIES:
+                raise
+            print(f"  clock advance failed ({error.status.name}: {error.message}); "
+                  f"{target - await env.get_current_time()} still to go, again",
+                  file=sys.stderr, flush=True)
+            await asyncio.sleep(1.0)
+
+
 async def live(env: WorkflowEnvironment, ids: list[str], script: Script, concurrency: int,
                cpu: CpuClocks, life: Life) -> None:
     async def at_once(step: Step, cycle: int) -> None:
@@ -233,7 +259,7 @@ async def live(env: WorkflowEnvironment, ids: list[str], script: Script, concurr
 
     async def sleep(duration: timedelta) -> None:
         start = time.perf_counter()
-        await env.sleep(duration)
+        await advance(env, duration)
         life.clock += time.perf_counter() - start
 
     before = cpu.sample()
@@ -245,6 +271,9 @@ async def live(env: WorkflowEnvironment, ids: list[str], script: Script, concurr
         await sleep(timedelta(days=13))
         await at_once(script.day_41, cycle)
         await sleep(timedelta(days=1))
+        # A sign of life on long runs, and of where a slowdown starts.
+        print(f"  cycle {cycle}/{CYCLES}: {time.perf_counter() - start:.0f} s", file=sys.stderr,
+              flush=True)
     await at_once(script.close, CYCLES + 1)
     for check_in in range(CHECK_INS):
         await sleep(timedelta(weeks=6, days=1))
