@@ -127,26 +127,12 @@ _SPAN_HEADS = """SELECT stream_id, max(stream_version) AS version, max(position)
                        WHERE position > $1 ORDER BY position LIMIT $2) AS span
                  GROUP BY stream_id"""
 
-_INSERT = """
-WITH inserted AS (
-    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
-                        occurred_at, metadata, data)
-    SELECT $1, v, e, t, s, o, m, d
-    FROM unnest($2::int[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[],
-                $7::jsonb[], $8::jsonb[]) AS u(v, e, t, s, o, m, d)
-    RETURNING position
-)
-SELECT array_agg(position ORDER BY position) AS positions,
-       pg_notify($9, max(position)::text) AS notified
-FROM inserted
-"""
-
-# An append without personal data in one round trip: the stream's version, how many of
+# An append in one round trip under the table lock: the stream's version, how many of
 # the event ids are already stored, and the insert, which only writes when the version is
 # the expected one and no id clashes. All parts see the same snapshot, taken after the
 # LOCK TABLE that precedes this statement in the same transaction, so nothing can slip in
 # between the checks and the insert. The caller tells the outcomes apart by `clashes`
-# (a retry or a conflict: checked first, as in the two-step path) and `actual`.
+# (a retry or a conflict: checked first) and `actual`. Personal fields arrive sealed.
 _CHECK_AND_INSERT_CTES = """
 WITH current AS (
     SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
@@ -170,13 +156,13 @@ SELECT (SELECT version FROM current) AS actual,
            AS notified"""
 
 
-def _outbox_insert(stream_id: str, event_id: str, first: int, condition: str = "true") -> str:
+def _outbox_insert(stream_id: str, event_id: str, first: int, condition: str) -> str:
     """The outbox INSERT of an append: `stream_id` and `event_id` are SQL expressions,
     the seven column arrays (`_outbox_columns`) are parameters numbered from `first`.
-    `condition` gates the insert. In the fast path it is the check that gates the events'
-    insert: that statement also runs (and commits) for a retry, which inserts no events
-    and so must insert no notifications either; ON CONFLICT only covers the keys the
-    original append wrote. (A conflict raises and rolls everything back anyway.)
+    `condition` gates the insert: it is the check that gates the events' insert, because
+    that statement also runs (and commits) for a retry, which inserts no events and so
+    must insert no notifications either; ON CONFLICT only covers the keys the original
+    append wrote. (A conflict raises and rolls everything back anyway.)
     """
     p = [f"${first + i}" for i in range(7)]
     return f"""INSERT INTO outbox (idempotency_key, stream_id, event_id, recipient_id, role,
@@ -206,12 +192,6 @@ _CHECK_AND_INSERT_WITH_OUTBOX = (
        (SELECT pg_notify($18, count(*)::text) FROM outboxed HAVING count(*) > 0)
            AS outbox_notified
 """
-)
-
-# The slow path's outbox write, after its events' insert in the same transaction.
-_INSERT_OUTBOX = (
-    "WITH outboxed AS (\n    " + _outbox_insert("$1", "$2::uuid", 3) + "\n)\n"
-    "SELECT pg_notify($10, count(*)::text) FROM outboxed HAVING count(*) > 0"
 )
 
 
@@ -291,52 +271,20 @@ class PostgresEventStore:
         fields_per_event: list[list[tuple[JsonPath, str]]],
     ) -> AppendResult:
         async with self._pool.acquire() as conn, conn.transaction():
+            # Sealing comes before the table lock, which every append in the region waits
+            # for: the subjects' keys (a query, for a new subject a wrap by the KEK's
+            # keeper) and the encryption are this append's own work. Keys made here for
+            # an append that then conflicts roll back with it; a retry of a stored append
+            # makes none (its subjects' keys exist, or their erasure does).
+            data = await self._sealed_or_stored(conn, stream_id, events, fields_per_event)
+            if isinstance(data, AppendResult):
+                return data
             await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-            if not any(fields_per_event):
-                outbox_args: list[Any] = []
-                if notifications:
-                    outbox_args = [*_outbox_columns(notifications), OUTBOX_NOTIFY_CHANNEL]
-                row = await conn.fetchrow(
-                    _CHECK_AND_INSERT_WITH_OUTBOX if notifications else _CHECK_AND_INSERT,
-                    stream_id,
-                    versions,
-                    ids,
-                    [e.payload.type for e in events],
-                    [e.payload.SCHEMA_VERSION for e in events],
-                    [e.occurred_at for e in events],
-                    [e.metadata.model_dump_json() for e in events],
-                    [e.payload.model_dump_json() for e in events],
-                    NOTIFY_CHANNEL,
-                    expected_version,
-                    *outbox_args,
-                )
-                assert row is not None
-                if row["clashes"]:
-                    existing = await conn.fetch(
-                        _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
-                    )
-                    return await self._idempotent_result(conn, stream_id, events, existing)
-                if row["actual"] != expected_version:
-                    raise ConcurrencyError(stream_id, expected_version, row["actual"])
-                return AppendResult(stream_id, list(row["positions"]),
-                                    expected_version + len(events))
-
-            # Sealing needs the subjects' keys before the insert: check first, so that a
-            # retry or a conflict never creates keys nor meets an erased subject.
-            existing = await conn.fetch(
-                _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
-            )
-            if existing:
-                return await self._idempotent_result(conn, stream_id, events, existing)
-            actual = await conn.fetchval(
-                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-                stream_id,
-            )
-            if actual != expected_version:
-                raise ConcurrencyError(stream_id, expected_version, actual)
-            data = await self._encode_all(conn, events, fields_per_event)
+            outbox_args: list[Any] = []
+            if notifications:
+                outbox_args = [*_outbox_columns(notifications), OUTBOX_NOTIFY_CHANNEL]
             row = await conn.fetchrow(
-                _INSERT,
+                _CHECK_AND_INSERT_WITH_OUTBOX if notifications else _CHECK_AND_INSERT,
                 stream_id,
                 versions,
                 ids,
@@ -346,22 +294,49 @@ class PostgresEventStore:
                 [e.metadata.model_dump_json() for e in events],
                 data,
                 NOTIFY_CHANNEL,
+                expected_version,
+                *outbox_args,
             )
             assert row is not None
-            if notifications:
-                await conn.execute(_INSERT_OUTBOX, stream_id, ids[0],
-                                   *_outbox_columns(notifications), OUTBOX_NOTIFY_CHANNEL)
+            if row["clashes"]:
+                existing = await conn.fetch(
+                    _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
+                )
+                return await self._idempotent_result(conn, stream_id, events, existing)
+            if row["actual"] != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, row["actual"])
             return AppendResult(stream_id, list(row["positions"]),
                                 expected_version + len(events))
 
-    async def _encode_all(
+    async def _sealed_or_stored(
         self,
         conn: Conn,
+        stream_id: str,
         events: Sequence[NewEvent],
         fields_per_event: list[list[tuple[JsonPath, str]]],
-    ) -> list[str]:
+    ) -> list[str] | AppendResult:
+        """Each event's data as stored, its personal fields sealed; or, when a subject was
+        erased but these very events are stored already (a retry of an append made before
+        the erasure), the stored append. New personal data about an erased subject is
+        refused (`SubjectErasedError`)."""
         subjects = {subject for fields in fields_per_event for _, subject in fields}
-        keys = await self._keys_for_writing(conn, subjects) if subjects else {}
+        keys: dict[str, bytes] = {}
+        if subjects:
+            keys, erased = await subject_keys.keys_for_writing(
+                conn, self._key_wrapper, subjects)
+            if erased:
+                existing = await conn.fetch(
+                    _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+                    [e.event_id for e in events])
+                if existing:
+                    return await self._idempotent_result(conn, stream_id, events, existing)
+                raise SubjectErasedError(
+                    f"personal data of {', '.join(erased)} was erased on request; new "
+                    "personal data about them cannot be stored. Record the event without "
+                    "their personal fields, or register them as a new person if they gave "
+                    "new consent.",
+                    erased,
+                )
         encoded: list[str] = []
         for event, fields in zip(events, fields_per_event, strict=True):
             if not fields:
@@ -370,19 +345,6 @@ class PostgresEventStore:
                 doc = seal(event.payload.model_dump(mode="json"), event.event_id, fields, keys)
                 encoded.append(json.dumps(doc, separators=(",", ":")))
         return encoded
-
-    async def _keys_for_writing(
-        self, conn: Conn, subjects: set[str]
-    ) -> dict[str, bytes]:
-        keys, erased = await subject_keys.keys_for_writing(conn, self._key_wrapper, subjects)
-        if erased:
-            raise SubjectErasedError(
-                f"personal data of {', '.join(erased)} was erased on request; new personal "
-                "data about them cannot be stored. Record the event without their personal "
-                "fields, or register them as a new person if they gave new consent.",
-                erased,
-            )
-        return keys
 
     async def _idempotent_result(
         self,

@@ -117,6 +117,37 @@ async def test_racing_appends_to_one_stream_let_exactly_one_win(
     assert [e.version for e in await store.read_stream("contended")] == [1]
 
 
+async def test_a_personal_append_that_conflicts_leaves_no_key_behind(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # The keys are made before the table lock (infra/event_store.py): they must go with
+    # the append they were made for when it is refused.
+    await store.append("trajectory-case-9", 0, [new_event()])
+    with pytest.raises(ConcurrencyError):
+        await store.append("trajectory-case-9", 0, [new_event(referral_of_the_el_amranis())])
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM subject_keys") == 0
+    assert len(await store.read_all()) == 1
+
+
+async def test_racing_personal_appends_about_the_same_new_people_all_land(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # Six streams, each appending about the same two people nobody has stored yet: each
+    # append makes their keys or meets the one that made them first; none waits forever
+    # or fails, and each person ends with one key that opens every event.
+    streams = [f"trajectory-case-{n}" for n in range(6)]
+    await asyncio.gather(*(store.append(s, 0, [new_event(referral_of_the_el_amranis())])
+                           for s in streams))
+    async with pool.acquire() as conn:
+        assert sorted(await conn.fetchval(
+            "SELECT array_agg(subject_id) FROM subject_keys")) == ["c-9", "p-9"]
+    for stream in streams:
+        (event,) = await store.read_stream(stream)
+        assert isinstance(event.payload, TrajectoryReferred)
+        assert event.payload.referral.members[0].name == "Fatima El Amrani"
+
+
 async def test_retried_append_returns_original_positions_and_writes_nothing(
     store: PostgresEventStore,
 ) -> None:
