@@ -164,6 +164,32 @@ async def test_personal_fields_are_unsealed_only_when_the_payload_is_read(
     assert [e.model_dump() for e in events] == [e.model_dump() for e in await pg_store.read_all()]
 
 
+async def test_a_lazy_event_parses_its_metadata_only_when_it_is_read(
+        pg_store: PostgresEventStore, pool: asyncpg.Pool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for case in ("a", "b"):
+        await pg_store.append(f"trajectory-{case}", 0, [new_event(referred(case, f"{case}-c"))])
+    parsed: list[str] = []
+    original = EventMetadata.model_validate_json
+
+    def counting(text: str | bytes, **kwargs: object) -> EventMetadata:
+        parsed.append(str(text))
+        return original(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EventMetadata, "model_validate_json", counting)
+    async with pool.acquire() as conn:
+        events = (await pg_store.read_batch(conn, 0, 10)).events
+    # A read model that folds payloads and envelopes never pays for who did it.
+    assert [(e.type, e.version) for e in events] == [("TrajectoryReferred", 1)] * 2
+    assert all(isinstance(e.payload, TrajectoryReferred) for e in events)
+    assert parsed == []
+    typed = await pg_store.read_all()
+    parsed.clear()
+    assert events[0].metadata == typed[0].metadata
+    assert len(parsed) == 1
+    assert events == typed
+
+
 async def test_an_erased_subject_reads_as_erased_from_a_lazy_event_too(
         pg_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
     await pg_store.append("trajectory-a", 0, [new_event(referred("a", "a-child"))])
