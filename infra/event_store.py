@@ -299,10 +299,9 @@ class PostgresEventStore:
             )
             assert row is not None
             if row["clashes"]:
-                existing = await conn.fetch(
-                    _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position", ids
-                )
-                return await self._idempotent_result(conn, stream_id, events, existing)
+                stored = await self._stored_append(conn, stream_id, events)
+                assert stored is not None  # an id clashed: it is stored
+                return stored
             if row["actual"] != expected_version:
                 raise ConcurrencyError(stream_id, expected_version, row["actual"])
             return AppendResult(stream_id, list(row["positions"]),
@@ -325,11 +324,9 @@ class PostgresEventStore:
             keys, erased = await subject_keys.keys_for_writing(
                 conn, self._key_wrapper, subjects)
             if erased:
-                existing = await conn.fetch(
-                    _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
-                    [e.event_id for e in events])
-                if existing:
-                    return await self._idempotent_result(conn, stream_id, events, existing)
+                stored = await self._stored_append(conn, stream_id, events)
+                if stored is not None:
+                    return stored
                 raise SubjectErasedError(
                     f"personal data of {', '.join(erased)} was erased on request; new "
                     "personal data about them cannot be stored. Record the event without "
@@ -345,6 +342,19 @@ class PostgresEventStore:
                 doc = seal(event.payload.model_dump(mode="json"), event.event_id, fields, keys)
                 encoded.append(json.dumps(doc, separators=(",", ":")))
         return encoded
+
+    async def _stored_append(
+        self, conn: Conn, stream_id: str, events: Sequence[NewEvent]
+    ) -> AppendResult | None:
+        """The append of `events` as it is stored already (a retry), or None if none of
+        their ids is stored; `EventIdConflictError` if only some are, or with other
+        content or at another place."""
+        existing = await conn.fetch(
+            _SELECT + " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+            [e.event_id for e in events])
+        if not existing:
+            return None
+        return await self._idempotent_result(conn, stream_id, events, existing)
 
     async def _idempotent_result(
         self,
